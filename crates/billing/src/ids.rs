@@ -159,7 +159,10 @@ mod tests {
 
     #[test]
     fn empty_and_separator_ids_are_refused() {
-        assert!(matches!(CustomerId::parse("  "), Err(IdError::Empty { .. })));
+        assert!(matches!(
+            CustomerId::parse("  "),
+            Err(IdError::Empty { .. })
+        ));
         assert!(matches!(
             CustomerId::parse("a#b"),
             Err(IdError::BadCharacter { .. })

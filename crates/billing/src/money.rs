@@ -41,7 +41,9 @@ pub enum MoneyError {
 }
 
 /// A non-negative amount of US dollars, exact to 28 significant digits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct Usd(Decimal);
 
@@ -351,7 +353,11 @@ impl Pricing {
     /// Percentage of the allowance used, rounded down to a whole percent (may exceed 100).
     pub fn percent_of_allowance(&self, cumulative_billed: Usd) -> u64 {
         if self.allowance == Usd::ZERO {
-            return if cumulative_billed == Usd::ZERO { 0 } else { 100 };
+            return if cumulative_billed == Usd::ZERO {
+                0
+            } else {
+                100
+            };
         }
         whole_units(cumulative_billed.0 * Decimal::ONE_HUNDRED / self.allowance.0)
     }

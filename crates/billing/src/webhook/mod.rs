@@ -1,7 +1,7 @@
 //! Stripe webhooks: the signature scheme and the typed events the product handles.
 
-
+pub mod event;
 pub mod signature;
 
-
+pub use event::{BillingEvent, EventParseError, StripeEvent};
 pub use signature::{SignatureError, SignatureVerifier, sign_header};

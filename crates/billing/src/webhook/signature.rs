@@ -55,7 +55,10 @@ pub struct SignatureVerifier {
 impl std::fmt::Debug for SignatureVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SignatureVerifier")
-            .field("secrets", &format_args!("[{} redacted]", self.secrets.len()))
+            .field(
+                "secrets",
+                &format_args!("[{} redacted]", self.secrets.len()),
+            )
             .field("tolerance_secs", &self.tolerance_secs)
             .finish()
     }
@@ -156,7 +159,11 @@ fn signed_mac(secret: &str, timestamp: i64, payload: &[u8]) -> Hmac<Sha256> {
 
 /// The hex `v1` signature of `payload` at `timestamp` under `secret`.
 pub fn compute_signature(payload: &[u8], secret: &str, timestamp: i64) -> String {
-    hex::encode(signed_mac(secret, timestamp, payload).finalize().into_bytes())
+    hex::encode(
+        signed_mac(secret, timestamp, payload)
+            .finalize()
+            .into_bytes(),
+    )
 }
 
 /// A `Stripe-Signature` header value for `payload`, as Stripe (and the SDKs' test helpers) make it.
@@ -257,10 +264,7 @@ mod tests {
 
     #[test]
     fn any_matching_v1_among_several_is_accepted() {
-        let header = format!(
-            "t={T},v1={},v1={VECTOR},v0=deadbeef",
-            "0".repeat(64)
-        );
+        let header = format!("t={T},v1={},v1={VECTOR},v0=deadbeef", "0".repeat(64));
         assert_eq!(verifier(&[SECRET]).verify(PAYLOAD, Some(&header), T), Ok(T));
     }
 

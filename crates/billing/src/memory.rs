@@ -1,0 +1,381 @@
+//! The in-memory store: every port on plain maps behind one mutex. Used by unit tests and the
+//! local stack's embedded mode (a restart starts empty). It keeps the same rules as the DynamoDB
+//! adapter, and the shared contract suite in `billing-adapters` runs against both.
+
+use async_trait::async_trait;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use crate::ids::{CustomerId, StripeCustomerId, StripeEventId, UsageId};
+use crate::period::BillingPeriod;
+use crate::ports::{
+    ApplyOutcome, ClaimOutcome, CustomerRecord, CustomerStore, IntentOutcome, LinkOutcome,
+    SnapshotOutcome, StoreError, UsageLedger, WebhookEvents,
+};
+use crate::subscription::SubscriptionSnapshot;
+use crate::usage::{
+    MeterIntent, PeriodLedger, StoredUsage, UsageApplication, UsageRecord, UsageState,
+};
+
+#[derive(Debug, Clone)]
+struct EventMarker {
+    token: String,
+    completed: bool,
+    claim_expires_at: i64,
+    expires_at: i64,
+}
+
+#[derive(Debug, Clone)]
+struct UsageRow {
+    stored: StoredUsage,
+    written_at: i64,
+}
+
+#[derive(Debug, Default)]
+struct Tables {
+    customers: HashMap<CustomerId, CustomerRecord>,
+    events: HashMap<StripeEventId, EventMarker>,
+    usage: HashMap<UsageId, UsageRow>,
+    ledgers: BTreeMap<(CustomerId, i64), PeriodLedger>,
+}
+
+/// All ports in memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
+        // A panic while holding the lock leaves plain data behind; keep serving it.
+        self.tables
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn new_customer(id: &CustomerId, now: i64) -> CustomerRecord {
+    CustomerRecord {
+        customer_id: id.clone(),
+        stripe_customer_id: None,
+        subscription: None,
+        current_period_usage: crate::money::Usd::ZERO,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+#[async_trait]
+impl CustomerStore for MemoryStore {
+    async fn get_customer(&self, id: &CustomerId) -> Result<Option<CustomerRecord>, StoreError> {
+        Ok(self.lock().customers.get(id).cloned())
+    }
+
+    async fn find_by_stripe_customer(
+        &self,
+        stripe_customer_id: &StripeCustomerId,
+    ) -> Result<Option<CustomerRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .customers
+            .values()
+            .find(|c| c.stripe_customer_id.as_ref() == Some(stripe_customer_id))
+            .cloned())
+    }
+
+    async fn link_stripe_customer(
+        &self,
+        id: &CustomerId,
+        stripe_customer_id: &StripeCustomerId,
+        now: i64,
+    ) -> Result<LinkOutcome, StoreError> {
+        let mut tables = self.lock();
+        let customer = tables
+            .customers
+            .entry(id.clone())
+            .or_insert_with(|| new_customer(id, now));
+        match &customer.stripe_customer_id {
+            Some(existing) if existing == stripe_customer_id => Ok(LinkOutcome::AlreadyLinked),
+            Some(existing) => Ok(LinkOutcome::LinkedToOther(existing.clone())),
+            None => {
+                customer.stripe_customer_id = Some(stripe_customer_id.clone());
+                customer.updated_at = now;
+                Ok(LinkOutcome::Linked)
+            }
+        }
+    }
+
+    async fn apply_subscription(
+        &self,
+        id: &CustomerId,
+        snapshot: &SubscriptionSnapshot,
+        now: i64,
+    ) -> Result<SnapshotOutcome, StoreError> {
+        let mut tables = self.lock();
+        let new_period_total = snapshot.current_period.map(|p| {
+            tables
+                .ledgers
+                .get(&(id.clone(), p.start()))
+                .map(|l| l.billed_total)
+                .unwrap_or_default()
+        });
+        let Some(customer) = tables.customers.get_mut(id) else {
+            return Ok(SnapshotOutcome::UnknownCustomer);
+        };
+        if let Some(stored) = &customer.subscription
+            && stored.version >= snapshot.version
+        {
+            return Ok(SnapshotOutcome::Stale);
+        }
+        let stored_start = customer
+            .subscription
+            .as_ref()
+            .and_then(|s| s.current_period)
+            .map(|p| p.start());
+        let new_start = snapshot.current_period.map(|p| p.start());
+        if stored_start != new_start {
+            customer.current_period_usage = new_period_total.unwrap_or_default();
+        }
+        customer.subscription = Some(snapshot.clone());
+        customer.updated_at = now;
+        Ok(SnapshotOutcome::Applied)
+    }
+}
+
+#[async_trait]
+impl WebhookEvents for MemoryStore {
+    async fn claim(
+        &self,
+        event_id: &StripeEventId,
+        token: &str,
+        now: i64,
+        in_progress_secs: i64,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let mut tables = self.lock();
+        if let Some(marker) = tables.events.get(event_id) {
+            let live = marker.expires_at > now;
+            if live && marker.completed {
+                return Ok(ClaimOutcome::AlreadyCompleted);
+            }
+            if live && marker.claim_expires_at > now {
+                return Ok(ClaimOutcome::InProgress);
+            }
+        }
+        tables.events.insert(
+            event_id.clone(),
+            EventMarker {
+                token: token.to_string(),
+                completed: false,
+                claim_expires_at: now + in_progress_secs,
+                expires_at: now + in_progress_secs,
+            },
+        );
+        Ok(ClaimOutcome::Claimed)
+    }
+
+    async fn complete(
+        &self,
+        event_id: &StripeEventId,
+        token: &str,
+        now: i64,
+        keep_secs: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tables = self.lock();
+        match tables.events.get_mut(event_id) {
+            Some(marker) if marker.token == token && !marker.completed => {
+                marker.completed = true;
+                marker.expires_at = now + keep_secs;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn release(&self, event_id: &StripeEventId, token: &str) -> Result<bool, StoreError> {
+        let mut tables = self.lock();
+        match tables.events.get(event_id) {
+            Some(marker) if marker.token == token && !marker.completed => {
+                tables.events.remove(event_id);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+#[async_trait]
+impl UsageLedger for MemoryStore {
+    async fn put_usage_record(&self, record: &UsageRecord, now: i64) -> Result<bool, StoreError> {
+        let mut tables = self.lock();
+        if tables.usage.contains_key(&record.usage_id) {
+            return Ok(false);
+        }
+        tables.usage.insert(
+            record.usage_id.clone(),
+            UsageRow {
+                stored: StoredUsage {
+                    record: record.clone(),
+                    state: UsageState::Pending,
+                },
+                written_at: now,
+            },
+        );
+        Ok(true)
+    }
+
+    async fn get_usage_record(&self, id: &UsageId) -> Result<Option<StoredUsage>, StoreError> {
+        Ok(self.lock().usage.get(id).map(|row| row.stored.clone()))
+    }
+
+    async fn apply_usage(
+        &self,
+        customer: &CustomerId,
+        period: &BillingPeriod,
+        records: &[UsageApplication],
+        _now: i64,
+    ) -> Result<ApplyOutcome, StoreError> {
+        let mut tables = self.lock();
+        let mut outcome = ApplyOutcome::default();
+        let mut added = crate::money::Usd::ZERO;
+        for application in records {
+            let row = tables.usage.get_mut(&application.usage_id);
+            match row {
+                Some(row) if row.stored.state == UsageState::Pending => {
+                    row.stored.state = UsageState::Applied {
+                        period_start: period.start(),
+                        billed: application.billed,
+                        late_reason: application.late_reason.clone(),
+                    };
+                    added = added
+                        .checked_add(application.billed)
+                        .map_err(|e| StoreError::Conflict(e.to_string()))?;
+                    outcome.applied.push(application.usage_id.clone());
+                }
+                _ => outcome.skipped.push(application.usage_id.clone()),
+            }
+        }
+        let ledger = tables
+            .ledgers
+            .entry((customer.clone(), period.start()))
+            .or_insert_with(|| PeriodLedger::new(customer.clone(), *period));
+        ledger.billed_total = ledger
+            .billed_total
+            .checked_add(added)
+            .map_err(|e| StoreError::Conflict(e.to_string()))?;
+        if let Some(c) = tables.customers.get_mut(customer)
+            && c.subscription
+                .as_ref()
+                .and_then(|s| s.current_period)
+                .map(|p| p.start())
+                == Some(period.start())
+        {
+            c.current_period_usage = c
+                .current_period_usage
+                .checked_add(added)
+                .map_err(|e| StoreError::Conflict(e.to_string()))?;
+        }
+        Ok(outcome)
+    }
+
+    async fn reject_usage(
+        &self,
+        id: &UsageId,
+        reason: &str,
+        _now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tables = self.lock();
+        match tables.usage.get_mut(id) {
+            Some(row) if !matches!(row.stored.state, UsageState::Applied { .. }) => {
+                row.stored.state = UsageState::Rejected {
+                    reason: reason.to_string(),
+                };
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn get_ledger(
+        &self,
+        customer: &CustomerId,
+        period_start: i64,
+    ) -> Result<Option<PeriodLedger>, StoreError> {
+        Ok(self
+            .lock()
+            .ledgers
+            .get(&(customer.clone(), period_start))
+            .cloned())
+    }
+
+    async fn begin_intent(
+        &self,
+        customer: &CustomerId,
+        period: &BillingPeriod,
+        intent: &MeterIntent,
+    ) -> Result<IntentOutcome, StoreError> {
+        let mut tables = self.lock();
+        let ledger = tables
+            .ledgers
+            .entry((customer.clone(), period.start()))
+            .or_insert_with(|| PeriodLedger::new(customer.clone(), *period));
+        if ledger.pending.is_some() || ledger.units_intended != intent.from {
+            return Ok(IntentOutcome::Conflict);
+        }
+        ledger.units_intended = intent.to;
+        ledger.pending = Some(intent.clone());
+        Ok(IntentOutcome::Started)
+    }
+
+    async fn mark_intent_sent(
+        &self,
+        customer: &CustomerId,
+        period_start: i64,
+        identifier: &str,
+        _now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tables = self.lock();
+        let Some(ledger) = tables.ledgers.get_mut(&(customer.clone(), period_start)) else {
+            return Ok(false);
+        };
+        match &ledger.pending {
+            Some(pending) if pending.identifier == identifier => {
+                ledger.units_sent = pending.to;
+                ledger.pending = None;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn list_pending_intents(&self) -> Result<Vec<PeriodLedger>, StoreError> {
+        Ok(self
+            .lock()
+            .ledgers
+            .values()
+            .filter(|l| l.pending.is_some())
+            .cloned()
+            .collect())
+    }
+
+    async fn list_unapplied_usage(
+        &self,
+        written_before: i64,
+    ) -> Result<Vec<UsageRecord>, StoreError> {
+        let mut found: Vec<UsageRecord> = self
+            .lock()
+            .usage
+            .values()
+            .filter(|row| {
+                row.stored.state == UsageState::Pending && row.written_at <= written_before
+            })
+            .map(|row| row.stored.record.clone())
+            .collect();
+        found.sort_by(|a, b| a.usage_id.cmp(&b.usage_id));
+        Ok(found)
+    }
+}
