@@ -217,8 +217,9 @@ impl Subscription {
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
 struct SubscriptionDetails {
+    // Kept as text: Stripe's own example invoice carries a placeholder here.
     #[serde(default, deserialize_with = "id_or_object")]
-    subscription: Option<StripeSubscriptionId>,
+    subscription: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
@@ -263,18 +264,26 @@ pub struct Invoice {
     parent: Option<InvoiceParent>,
     // Removed in basil; read only as a fallback.
     #[serde(default, deserialize_with = "id_or_object")]
-    subscription: Option<StripeSubscriptionId>,
+    subscription: Option<String>,
 }
 
 impl Invoice {
     /// The subscription that generated the invoice: `parent.subscription_details.subscription`,
     /// else the pre-basil top-level `subscription`.
-    pub fn subscription_id(&self) -> Option<&StripeSubscriptionId> {
-        self.parent
+    /// A value that is not a `sub_` id counts as absent.
+    pub fn subscription_id(&self) -> Option<StripeSubscriptionId> {
+        let from_parent = self
+            .parent
             .as_ref()
             .and_then(|p| p.subscription_details.as_ref())
-            .and_then(|d| d.subscription.as_ref())
-            .or(self.subscription.as_ref())
+            .and_then(|d| d.subscription.clone());
+        from_parent
+            .and_then(|id| StripeSubscriptionId::parse(id).ok())
+            .or_else(|| {
+                self.subscription
+                    .clone()
+                    .and_then(|id| StripeSubscriptionId::parse(id).ok())
+            })
     }
 }
 
