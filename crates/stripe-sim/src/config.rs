@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::billing_cycle::{AfterLastFailure, BillingSettings};
 use crate::delivery::DeliveryConfig;
 
 /// The port `cargo run -p stripe-sim` listens on by default.
@@ -22,6 +23,8 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// Unix time the account clock starts at (default: the system time).
     pub start_time: Option<i64>,
+    /// Invoice grace period, payment retries and what happens after the last failure.
+    pub billing: BillingSettings,
 }
 
 impl Default for Config {
@@ -31,6 +34,7 @@ impl Default for Config {
             meter_event_delay: Duration::ZERO,
             delivery: DeliveryConfig::default(),
             start_time: None,
+            billing: BillingSettings::default(),
         }
     }
 }
@@ -63,15 +67,18 @@ stripe-sim: an offline stand-in for the Stripe API subset Lead Magnet AI uses
 
 Usage: stripe-sim [--port N] [--meter-event-delay-ms N] [--webhook-retry-base-ms N]
                   [--webhook-retry-factor N] [--webhook-attempts N] [--webhook-timeout-ms N]
-                  [--start-time UNIX_SECS]
+                  [--start-time UNIX_SECS] [--after-last-failure unpaid|canceled]
+                  [--payment-retry-days 3,5,7] [--invoice-grace-secs 3600]
 
 Each flag can also be set with an environment variable: STRIPE_SIM_PORT,
 STRIPE_SIM_METER_EVENT_DELAY_MS, STRIPE_SIM_WEBHOOK_RETRY_BASE_MS, STRIPE_SIM_WEBHOOK_RETRY_FACTOR,
-STRIPE_SIM_WEBHOOK_ATTEMPTS, STRIPE_SIM_WEBHOOK_TIMEOUT_MS, STRIPE_SIM_START_TIME.
-It binds 127.0.0.1 only and accepts any sk_test_ key.";
+STRIPE_SIM_WEBHOOK_ATTEMPTS, STRIPE_SIM_WEBHOOK_TIMEOUT_MS, STRIPE_SIM_START_TIME,
+STRIPE_SIM_AFTER_LAST_FAILURE, STRIPE_SIM_PAYMENT_RETRY_DAYS, STRIPE_SIM_INVOICE_GRACE_SECS.
+It binds 127.0.0.1 only and accepts any sk_test_ key. Hosted pages live under /c/pay/ and /p/session/,
+fault controls (no key needed) under /_sim/: see the crate README.";
 
 /// (flag, environment variable) pairs, in `--help` order.
-const SETTINGS: [(&str, &str); 7] = [
+const SETTINGS: [(&str, &str); 10] = [
     ("--port", "STRIPE_SIM_PORT"),
     ("--meter-event-delay-ms", "STRIPE_SIM_METER_EVENT_DELAY_MS"),
     (
@@ -82,6 +89,9 @@ const SETTINGS: [(&str, &str); 7] = [
     ("--webhook-attempts", "STRIPE_SIM_WEBHOOK_ATTEMPTS"),
     ("--webhook-timeout-ms", "STRIPE_SIM_WEBHOOK_TIMEOUT_MS"),
     ("--start-time", "STRIPE_SIM_START_TIME"),
+    ("--after-last-failure", "STRIPE_SIM_AFTER_LAST_FAILURE"),
+    ("--payment-retry-days", "STRIPE_SIM_PAYMENT_RETRY_DAYS"),
+    ("--invoice-grace-secs", "STRIPE_SIM_INVOICE_GRACE_SECS"),
 ];
 
 impl Config {
@@ -141,6 +151,22 @@ impl Config {
                 "--webhook-timeout-ms" => {
                     config.delivery.timeout = Duration::from_millis(number()?);
                 }
+                "--after-last-failure" => {
+                    config.billing.after_last_failure =
+                        AfterLastFailure::parse(value.trim()).ok_or_else(invalid)?;
+                }
+                "--payment-retry-days" => {
+                    config.billing.retry_days = value
+                        .split(',')
+                        .filter(|d| !d.trim().is_empty())
+                        .map(|d| d.trim().parse::<i64>().ok().filter(|n| *n > 0))
+                        .collect::<Option<Vec<i64>>>()
+                        .filter(|days| days.windows(2).all(|w| w[0] < w[1]))
+                        .ok_or_else(invalid)?;
+                }
+                "--invoice-grace-secs" => {
+                    config.billing.grace_secs = i64::try_from(number()?).map_err(|_| invalid())?;
+                }
                 _ => {
                     config.start_time = Some(value.trim().parse::<i64>().map_err(|_| invalid())?);
                 }
@@ -189,6 +215,26 @@ mod tests {
         assert_eq!(config.port, 0);
         assert_eq!(config.delivery.attempts, 3);
         assert_eq!(config.delivery.first_retry, Duration::from_millis(10));
+    }
+
+    #[test]
+    fn billing_settings_are_read_from_flags_and_environment() {
+        // GIVEN the last-failure rule in the environment and a retry schedule as a flag
+        let env =
+            |name: &str| (name == "STRIPE_SIM_AFTER_LAST_FAILURE").then(|| "unpaid".to_string());
+        // WHEN the settings are read
+        let config =
+            Config::from_args_and_env(args(&["--payment-retry-days", "1,2"]), env).unwrap();
+        // THEN both apply, and the grace period keeps Stripe's default hour
+        assert_eq!(config.billing.after_last_failure, AfterLastFailure::Unpaid);
+        assert_eq!(config.billing.retry_days, vec![1, 2]);
+        assert_eq!(config.billing.grace_secs, 3_600);
+        assert!(
+            Config::from_args_and_env(args(&["--after-last-failure", "void"]), |_| None).is_err()
+        );
+        assert!(
+            Config::from_args_and_env(args(&["--payment-retry-days", "5,3"]), |_| None).is_err()
+        );
     }
 
     #[test]

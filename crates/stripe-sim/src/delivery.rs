@@ -1,6 +1,10 @@
 //! Webhook delivery: a background task takes events from a channel and POSTs each to its endpoint,
 //! signed as Stripe signs, retrying with exponential backoff (at least once, on a compressed
 //! schedule) until a 2xx answer or the attempts run out.
+//!
+//! Webhook faults ([`crate::faults::WebhookFaults`]) hook in here: held deliveries (paused, to be
+//! released in order or reversed), duplicates and a delay before the first attempt. Every
+//! attempt is recorded in [`crate::state::State::delivery_log`] for `GET /_sim/deliveries`.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,6 +19,8 @@ use crate::state::App;
 pub struct Delivery {
     /// The `evt_` id.
     pub event_id: String,
+    /// The event's type.
+    pub event_type: String,
     /// The `we_` id.
     pub endpoint_id: String,
     /// Where to POST.
@@ -23,6 +29,30 @@ pub struct Delivery {
     pub secret: String,
     /// The exact bytes to send (and sign).
     pub payload: Arc<[u8]>,
+}
+
+/// How many attempts `GET /_sim/deliveries` remembers (the older half is dropped beyond it).
+pub const MAX_LOGGED_ATTEMPTS: usize = 10_000;
+
+/// One delivery attempt, as `GET /_sim/deliveries` lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeliveryRecord {
+    /// The `evt_` id.
+    pub event_id: String,
+    /// The event's type.
+    pub event_type: String,
+    /// The `we_` id.
+    pub endpoint_id: String,
+    /// 1 for the first attempt of this copy.
+    pub attempt: u32,
+    /// 1, or 2 for the duplicate copy when duplicates are on.
+    pub copy: u32,
+    /// `HTTP 200`, `HTTP 500`, `timeout`, `connection error: ...`.
+    pub outcome: String,
+    /// Whether the endpoint answered 2xx.
+    pub delivered: bool,
+    /// Wall-clock milliseconds since the unix epoch when the attempt ended.
+    pub at_ms: u64,
 }
 
 /// The retry schedule: attempt `n` (from 0) waits `first_retry * factor^n` after failing.
@@ -57,36 +87,88 @@ impl DeliveryConfig {
     }
 }
 
-/// Starts the worker that delivers everything arriving on `deliveries`.
+/// The HTTP client deliveries use.
+pub fn client(config: DeliveryConfig) -> Option<reqwest::Client> {
+    match reqwest::Client::builder()
+        .timeout(config.timeout)
+        .user_agent("Stripe/1.0 (+https://stripe.com/docs/webhooks)")
+        .build()
+    {
+        Ok(client) => Some(client),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot build the webhook HTTP client; deliveries are off");
+            None
+        }
+    }
+}
+
+/// Starts the worker that delivers everything arriving on `deliveries`, unless delivery is
+/// paused (then the delivery is held for [`crate::faults::resume_webhooks`]).
 pub fn spawn_worker(app: App, mut deliveries: UnboundedReceiver<Delivery>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let config = app.config().delivery;
-        let client = match reqwest::Client::builder()
-            .timeout(config.timeout)
-            .user_agent("Stripe/1.0 (+https://stripe.com/docs/webhooks)")
-            .build()
-        {
-            Ok(client) => client,
-            Err(err) => {
-                tracing::error!(error = %err, "cannot build the webhook HTTP client; deliveries are off");
-                return;
-            }
+        let Some(client) = client(config) else {
+            return;
         };
         while let Some(delivery) = deliveries.recv().await {
-            tokio::spawn(deliver(app.clone(), client.clone(), config, delivery));
+            let (duplicate, delay) = {
+                let mut state = app.lock();
+                let faults = &mut state.webhook_faults;
+                if faults.paused {
+                    faults.held.push(delivery);
+                    continue;
+                }
+                (faults.duplicate, faults.delay)
+            };
+            tokio::spawn(deliver_copies(
+                app.clone(),
+                client.clone(),
+                config,
+                delivery,
+                duplicate,
+                delay,
+            ));
         }
     })
 }
 
-async fn deliver(app: App, client: reqwest::Client, config: DeliveryConfig, delivery: Delivery) {
+/// Delivers one event after `delay`, twice (one copy after the other) when `duplicate` is set.
+pub async fn deliver_copies(
+    app: App,
+    client: reqwest::Client,
+    config: DeliveryConfig,
+    delivery: Delivery,
+    duplicate: bool,
+    delay: Duration,
+) {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    deliver(&app, &client, config, &delivery, 1).await;
+    if duplicate {
+        deliver(&app, &client, config, &delivery, 2).await;
+    }
+}
+
+fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+async fn deliver(
+    app: &App,
+    client: &reqwest::Client,
+    config: DeliveryConfig,
+    delivery: &Delivery,
+    copy: u32,
+) {
     for attempt in 0..config.attempts.max(1) {
-        if !endpoint_still_enabled(&app, &delivery.endpoint_id) {
+        if !endpoint_still_enabled(app, &delivery.endpoint_id) {
             return;
         }
         // Stripe signs with the wall-clock time even when test clocks move the account's time.
-        let timestamp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+        let timestamp = i64::try_from(wall_ms() / 1000).unwrap_or(0);
         let signature = billing::webhook::signature::sign_header(
             &delivery.payload,
             &delivery.secret,
@@ -99,20 +181,40 @@ async fn deliver(app: App, client: reqwest::Client, config: DeliveryConfig, deli
             .body(delivery.payload.to_vec())
             .send()
             .await;
-        let outcome = match &result {
-            Ok(response) if response.status().is_success() => {
-                app.lock()
-                    .mark_delivered(&delivery.event_id, &delivery.endpoint_id);
-                tracing::info!(
-                    event = %delivery.event_id, endpoint = %delivery.endpoint_id,
-                    attempt = attempt + 1, status = response.status().as_u16(), "webhook delivered"
-                );
-                return;
-            }
-            Ok(response) => format!("HTTP {}", response.status().as_u16()),
-            Err(err) if err.is_timeout() => "timeout".to_string(),
-            Err(err) => format!("connection error: {err}"),
+        let (outcome, delivered) = match &result {
+            Ok(response) => (
+                format!("HTTP {}", response.status().as_u16()),
+                response.status().is_success(),
+            ),
+            Err(err) if err.is_timeout() => ("timeout".to_string(), false),
+            Err(err) => (format!("connection error: {err}"), false),
         };
+        {
+            let mut state = app.lock();
+            if state.delivery_log.len() >= MAX_LOGGED_ATTEMPTS {
+                state.delivery_log.drain(..MAX_LOGGED_ATTEMPTS / 2);
+            }
+            state.delivery_log.push(DeliveryRecord {
+                event_id: delivery.event_id.clone(),
+                event_type: delivery.event_type.clone(),
+                endpoint_id: delivery.endpoint_id.clone(),
+                attempt: attempt + 1,
+                copy,
+                outcome: outcome.clone(),
+                delivered,
+                at_ms: wall_ms(),
+            });
+            if delivered {
+                state.mark_delivered(&delivery.event_id, &delivery.endpoint_id);
+            }
+        }
+        if delivered {
+            tracing::info!(
+                event = %delivery.event_id, endpoint = %delivery.endpoint_id,
+                attempt = attempt + 1, outcome = %outcome, "webhook delivered"
+            );
+            return;
+        }
         tracing::info!(
             event = %delivery.event_id, endpoint = %delivery.endpoint_id,
             attempt = attempt + 1, outcome = %outcome, "webhook delivery failed"

@@ -84,8 +84,23 @@ impl Event {
 }
 
 impl State {
-    /// Records an event and queues its delivery to every enabled endpoint that wants it.
+    /// Records an event at the account clock's time and queues its delivery to every enabled
+    /// endpoint that wants it.
     pub fn emit(&mut self, origin: &Origin, kind: &str, object: Value, previous: Option<Value>) {
+        let now = self.now();
+        self.emit_at(now, origin, kind, object, previous);
+    }
+
+    /// Records an event created at `at` (a test clock's time for objects living on one) and queues
+    /// its delivery.
+    pub fn emit_at(
+        &mut self,
+        at: i64,
+        origin: &Origin,
+        kind: &str,
+        object: Value,
+        previous: Option<Value>,
+    ) {
         let targets: Vec<(String, String, String)> = self
             .webhook_endpoints
             .newest_first()
@@ -94,7 +109,7 @@ impl State {
             .collect();
         let event = Event {
             id: ids::new_id(Kind::Event),
-            created: self.now(),
+            created: at,
             kind: kind.to_string(),
             object,
             previous_attributes: previous,
@@ -110,6 +125,7 @@ impl State {
                 // A closed outbox means the server is shutting down; nothing to deliver to.
                 let _ = outbox.send(Delivery {
                     event_id: event.id.clone(),
+                    event_type: event.kind.clone(),
                     endpoint_id,
                     url,
                     secret,

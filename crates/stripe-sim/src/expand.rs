@@ -8,11 +8,13 @@ use crate::resources;
 use crate::state::State;
 
 /// Fields that hold an expandable id (or null) on the objects the stand-in serves.
-const EXPANDABLE: [&str; 13] = [
+const EXPANDABLE: [&str; 15] = [
+    "configuration",
     "customer",
     "default_payment_method",
     "default_price",
     "default_source",
+    "invoice",
     "latest_invoice",
     "meter",
     "on_behalf_of",

@@ -23,6 +23,20 @@ pub enum Kind {
     Event,
     /// `req_`
     Request,
+    /// `clock_`
+    TestClock,
+    /// `in_`
+    Invoice,
+    /// `il_`
+    InvoiceLine,
+    /// `pm_`
+    PaymentMethod,
+    /// `cs_test_`
+    CheckoutSession,
+    /// `bpc_`
+    PortalConfiguration,
+    /// `bps_`
+    PortalSession,
 }
 
 impl Kind {
@@ -38,6 +52,13 @@ impl Kind {
             Kind::WebhookSecret => ("whsec_", 32),
             Kind::Event => ("evt_", 24),
             Kind::Request => ("req_", 14),
+            Kind::TestClock => ("clock_", 24),
+            Kind::Invoice => ("in_", 24),
+            Kind::InvoiceLine => ("il_", 24),
+            Kind::PaymentMethod => ("pm_", 24),
+            Kind::CheckoutSession => ("cs_test_", 58),
+            Kind::PortalConfiguration => ("bpc_", 24),
+            Kind::PortalSession => ("bps_", 24),
         }
     }
 }

@@ -16,16 +16,22 @@
 //! # Layout
 //! - [`config`]: flags and `STRIPE_SIM_*` variables.
 //! - [`routes`]: the endpoint table and the middleware stack; [`http`]: request id, auth, access
-//!   log, the parameter extractor; [`idempotency`]: `Idempotency-Key` replay.
+//!   log, the parameter extractor; [`idempotency`]: `Idempotency-Key` replay; [`faults`]: faults
+//!   on demand under `/_sim/` (API calls failing before or after taking effect, webhooks
+//!   duplicated, delayed, paused and reordered).
 //! - [`form`] and [`params`]: bracket-notation parsing and per-endpoint parameter checks;
 //!   [`errors`]: Stripe's error shape.
-//! - [`state`]: the one account behind a mutex; [`clock`]: its time; [`ids`]: Stripe-style ids;
-//!   [`list`]: pagination; [`expand`]: `expand[]`; [`period`]: calendar billing periods.
-//! - [`resources`]: customers, products, prices, meters, meter events, subscriptions, webhook
-//!   endpoints, events.
+//! - [`state`]: the one account behind a mutex, with `now_for(customer)` (test clock or account
+//!   clock); [`clock`]: the account clock; [`ids`]: Stripe-style ids; [`list`]: pagination;
+//!   [`expand`]: `expand[]`; [`period`]: calendar billing periods; [`money`]: exact line amounts.
+//! - [`resources`]: customers, products, prices, meters, meter events, subscriptions, invoices,
+//!   test clocks, Checkout Sessions, portal configurations and sessions, webhook endpoints, events.
+//! - [`billing_cycle`]: period close → draft invoice → grace period → finalize → charge → retry.
+//! - [`pages`]: the hosted Checkout and portal pages (server-rendered HTML forms).
 //! - [`events`]: event records; [`delivery`]: signed webhook delivery with retries;
 //!   [`event_types`]: the event types endpoints may subscribe to.
 
+pub mod billing_cycle;
 pub mod clock;
 pub mod config;
 pub mod delivery;
@@ -33,11 +39,14 @@ pub mod errors;
 pub mod event_types;
 pub mod events;
 pub mod expand;
+pub mod faults;
 pub mod form;
 pub mod http;
 pub mod idempotency;
 pub mod ids;
 pub mod list;
+pub mod money;
+pub mod pages;
 pub mod params;
 pub mod period;
 pub mod resources;
@@ -88,14 +97,15 @@ impl Server {
     pub fn set_time(&self, now: i64) {
         let mut state = self.app.lock();
         state.clock.set(now);
-        resources::subscriptions::catch_up(&mut state);
+        billing_cycle::catch_up(&mut state);
     }
 
-    /// Moves the account clock forward by `secs`, rolling subscription periods that end meanwhile.
+    /// Moves the account clock forward by `secs`, running the billing cycle for everything that
+    /// falls due meanwhile (customers on test clocks are moved with the test clock's API instead).
     pub fn advance_time(&self, secs: i64) {
         let mut state = self.app.lock();
         state.clock.advance(secs);
-        resources::subscriptions::catch_up(&mut state);
+        billing_cycle::catch_up(&mut state);
     }
 
     /// Stops accepting requests and waits for in-flight ones to finish.
@@ -138,7 +148,8 @@ pub async fn serve(config: Config) -> std::io::Result<Server> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port)).await?;
     let addr = listener.local_addr()?;
     let (outbox, deliveries) = tokio::sync::mpsc::unbounded_channel();
-    let state = State::new(&config, Some(outbox));
+    let mut state = State::new(&config, Some(outbox));
+    state.base_url = format!("http://{addr}");
     let app = App::new(config, state);
     let worker = delivery::spawn_worker(app.clone(), deliveries);
     let (shutdown, stop) = oneshot::channel::<()>();

@@ -218,6 +218,22 @@ impl Params {
             .map(|s| if s.is_empty() { None } else { Some(s) }))
     }
 
+    /// An optional, nullable `http(s)://` URL (at most 5000 characters), refused as Stripe refuses
+    /// a malformed one (`url_invalid`).
+    pub fn url(&self, key: &str) -> ApiResult<Option<Option<String>>> {
+        let value = self.nullable_string(key, 5000)?;
+        if let Some(Some(url)) = &value {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ApiError::InvalidParameter {
+                    param: self.name(key),
+                    message: "Not a valid URL".into(),
+                    code: Some("url_invalid"),
+                });
+            }
+        }
+        Ok(value)
+    }
+
     /// A required, non-empty string.
     pub fn required_string(&self, key: &str, max: usize) -> ApiResult<String> {
         match self.string(key, max)? {

@@ -8,7 +8,8 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use crate::http;
 use crate::params::Endpoint;
 use crate::resources::{
-    customers, events, meter_events, meters, prices, products, subscriptions, webhook_endpoints,
+    checkout, customers, events, invoices, meter_events, meters, portal, prices, products,
+    subscriptions, test_clocks, webhook_endpoints,
 };
 use crate::state::App;
 
@@ -59,6 +60,25 @@ fn table() -> Vec<(&'static Endpoint, MethodRouter<App>)> {
         at(&webhook_endpoints::DELETE, webhook_endpoints::delete),
         at(&events::LIST, events::list),
         at(&events::RETRIEVE, events::retrieve),
+        at(&test_clocks::CREATE, test_clocks::create),
+        at(&test_clocks::LIST, test_clocks::list),
+        at(&test_clocks::RETRIEVE, test_clocks::retrieve),
+        at(&test_clocks::ADVANCE, test_clocks::advance),
+        at(&test_clocks::DELETE, test_clocks::delete),
+        at(&invoices::LIST, invoices::list),
+        at(&invoices::RETRIEVE, invoices::retrieve),
+        at(&checkout::CREATE, checkout::create),
+        at(&checkout::LIST, checkout::list),
+        at(&checkout::RETRIEVE, checkout::retrieve),
+        at(&checkout::EXPIRE, checkout::expire),
+        at(&portal::CREATE_CONFIGURATION, portal::create_configuration),
+        at(&portal::LIST_CONFIGURATIONS, portal::list_configurations),
+        at(
+            &portal::RETRIEVE_CONFIGURATION,
+            portal::retrieve_configuration,
+        ),
+        at(&portal::UPDATE_CONFIGURATION, portal::update_configuration),
+        at(&portal::CREATE_SESSION, portal::create_session),
     ]
 }
 
@@ -67,21 +87,30 @@ pub fn endpoints() -> Vec<&'static Endpoint> {
     table().into_iter().map(|(endpoint, _)| endpoint).collect()
 }
 
-/// The full application: routes, then (inside out) idempotency, authentication, request context
-/// and the access log.
+/// The full application. The API routes sit inside (inside out) idempotency, fault injection and
+/// authentication; the hosted pages and `/_sim/` sit beside them without authentication; request
+/// context and the access log wrap everything.
 pub fn router(app: App) -> Router {
-    let mut router = Router::new();
+    let mut api = Router::new();
     for (endpoint, method_router) in table() {
-        router = router.route(endpoint.path, method_router);
+        api = api.route(endpoint.path, method_router);
     }
-    router
+    let api = api
         .fallback(http::unrecognized)
         .method_not_allowed_fallback(http::unrecognized)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             crate::idempotency::layer,
         ))
-        .layer(axum::middleware::from_fn(http::authenticate))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            crate::faults::layer,
+        ))
+        .layer(axum::middleware::from_fn(http::authenticate));
+    Router::new()
+        .merge(crate::pages::routes())
+        .merge(crate::faults::routes())
+        .merge(api)
         .layer(axum::middleware::from_fn(http::context))
         .layer(axum::middleware::from_fn(http::access_log))
         .with_state(app)

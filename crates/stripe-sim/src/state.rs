@@ -7,16 +7,23 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::Config;
+use crate::billing_cycle::BillingSettings;
 use crate::clock::Clock;
-use crate::delivery::Delivery;
+use crate::delivery::{Delivery, DeliveryRecord};
 use crate::events::Event;
+use crate::faults::{ApiFaults, WebhookFaults};
 use crate::idempotency::IdempotencyStore;
+use crate::resources::checkout::CheckoutSession;
 use crate::resources::customers::Customer;
+use crate::resources::invoices::Invoice;
 use crate::resources::meter_events::{IdentifierLog, MeterEvent};
 use crate::resources::meters::Meter;
+use crate::resources::payment_methods::PaymentMethod;
+use crate::resources::portal::{PortalConfiguration, PortalSession};
 use crate::resources::prices::Price;
 use crate::resources::products::Product;
 use crate::resources::subscriptions::Subscription;
+use crate::resources::test_clocks::TestClock;
 use crate::resources::webhook_endpoints::WebhookEndpoint;
 
 /// Anything stored in a [`Table`]: it has a Stripe id.
@@ -124,6 +131,28 @@ pub struct State {
     pub idempotency: IdempotencyStore,
     /// Where new events go to be delivered (absent when no delivery worker runs).
     pub outbox: Option<UnboundedSender<Delivery>>,
+    /// `clock_` objects.
+    pub test_clocks: Table<TestClock>,
+    /// `pm_` objects (cards entered on the hosted pages).
+    pub payment_methods: Table<PaymentMethod>,
+    /// `in_` objects.
+    pub invoices: Table<Invoice>,
+    /// `cs_test_` objects.
+    pub checkout_sessions: Table<CheckoutSession>,
+    /// `bpc_` objects.
+    pub portal_configurations: Table<PortalConfiguration>,
+    /// `bps_` objects.
+    pub portal_sessions: Table<PortalSession>,
+    /// Grace period, retry schedule and the rule after the last failed payment.
+    pub billing: BillingSettings,
+    /// Faults injected into API calls (`/_sim/faults`).
+    pub api_faults: ApiFaults,
+    /// Faults injected into webhook delivery (`/_sim/webhooks`).
+    pub webhook_faults: WebhookFaults,
+    /// Every delivery attempt, oldest first (`GET /_sim/deliveries`).
+    pub delivery_log: Vec<DeliveryRecord>,
+    /// The stand-in's own base URL, for the hosted pages' links (`http://127.0.0.1:PORT`).
+    pub base_url: String,
 }
 
 impl State {
@@ -143,12 +172,41 @@ impl State {
             events: Table::default(),
             idempotency: IdempotencyStore::default(),
             outbox,
+            test_clocks: Table::default(),
+            payment_methods: Table::default(),
+            invoices: Table::default(),
+            checkout_sessions: Table::default(),
+            portal_configurations: Table::default(),
+            portal_sessions: Table::default(),
+            billing: config.billing.clone(),
+            api_faults: ApiFaults::default(),
+            webhook_faults: WebhookFaults::default(),
+            delivery_log: Vec::new(),
+            base_url: format!("http://127.0.0.1:{}", config.port),
         }
     }
 
-    /// The account's current unix time. Part 2's test clocks hook in here.
+    /// The account clock's current unix time: "now" for everything that is not on a test clock.
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// "Now" on a test clock (its frozen time), or on the account clock for `None` or a clock
+    /// that no longer exists.
+    pub fn clock_now(&self, test_clock: Option<&str>) -> i64 {
+        test_clock
+            .and_then(|id| self.test_clocks.get(id))
+            .map_or_else(|| self.now(), |clock| clock.frozen_time)
+    }
+
+    /// "Now" for a customer: its test clock's frozen time if it lives on one, else the account
+    /// clock. Everything time-based about a customer's objects follows this.
+    pub fn now_for(&self, customer: &str) -> i64 {
+        let clock = self
+            .customers
+            .get(customer)
+            .and_then(|c| c.test_clock.as_deref());
+        self.clock_now(clock)
     }
 }
 
@@ -174,7 +232,8 @@ impl App {
         }
     }
 
-    /// Locks the account, first catching up with the clock (periods that ended roll over). A
+    /// Locks the account, first catching up with the clocks (periods that ended roll over and are
+    /// invoiced, invoices finalize and are charged, checkout sessions expire). A
     /// handler that panicked cannot leave the state half-changed in ways that matter here, so a
     /// poisoned lock is simply taken over.
     pub fn lock(&self) -> MutexGuard<'_, State> {
@@ -183,7 +242,7 @@ impl App {
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        crate::resources::subscriptions::catch_up(&mut state);
+        crate::billing_cycle::catch_up(&mut state);
         state
     }
 

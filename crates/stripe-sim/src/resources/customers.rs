@@ -31,10 +31,14 @@ pub struct Customer {
     pub phone: Option<String>,
     /// Key-value pairs.
     pub metadata: Metadata,
-    /// The test clock the customer follows (stored as given in part 1).
+    /// The test clock the customer lives on: its "now" is the clock's frozen time.
     pub test_clock: Option<String>,
     /// Prefix of the customer's invoice numbers.
     pub invoice_prefix: String,
+    /// Sequence number of the next finalized invoice.
+    pub next_invoice_sequence: u64,
+    /// `invoice_settings.default_payment_method`: the card subscriptions are charged to.
+    pub default_payment_method: Option<String>,
 }
 
 impl Record for Customer {
@@ -62,14 +66,14 @@ impl Customer {
             "invoice_prefix": self.invoice_prefix,
             "invoice_settings": {
                 "custom_fields": null,
-                "default_payment_method": null,
+                "default_payment_method": self.default_payment_method,
                 "footer": null,
                 "rendering_options": null,
             },
             "livemode": false,
             "metadata": self.metadata,
             "name": self.name,
-            "next_invoice_sequence": 1,
+            "next_invoice_sequence": self.next_invoice_sequence,
             "phone": self.phone,
             "preferred_locales": [],
             "shipping": null,
@@ -164,17 +168,21 @@ pub async fn create(
     let fields = contact_fields(&p)?;
     let metadata = p.metadata()?;
     let test_clock = p.nullable_string("test_clock", 5000)?.flatten();
-    if let Some(clock) = test_clock.as_ref().filter(|c| !c.starts_with("clock_")) {
+    let mut state = app.lock();
+    if let Some(clock) = test_clock
+        .as_ref()
+        .filter(|c| state.test_clocks.get(c).is_none())
+    {
         return Err(ApiError::NoSuchReference {
-            kind: "test clock",
+            kind: "test_clock",
             id: clock.clone(),
             param: "test_clock".into(),
         });
     }
-    let mut state = app.lock();
+    let now = state.clock_now(test_clock.as_deref());
     let mut customer = Customer {
         id: ids::new_id(Kind::Customer),
-        created: state.now(),
+        created: now,
         email: None,
         name: None,
         description: None,
@@ -182,6 +190,8 @@ pub async fn create(
         metadata: Metadata::new(),
         test_clock,
         invoice_prefix: ids::invoice_prefix(),
+        next_invoice_sequence: 1,
+        default_payment_method: None,
     };
     set_contact(&mut customer, fields);
     if let Some(update) = metadata {
@@ -189,7 +199,13 @@ pub async fn create(
     }
     let rendered = customer.render();
     state.customers.insert(customer);
-    state.emit(&ctx.origin(), "customer.created", rendered.clone(), None);
+    state.emit_at(
+        now,
+        &ctx.origin(),
+        "customer.created",
+        rendered.clone(),
+        None,
+    );
     respond(&state, rendered, &p.expand())
 }
 
@@ -229,8 +245,10 @@ pub async fn update(
         apply_metadata(&mut customer.metadata, update);
     }
     let after = customer.render();
+    let now = state.now_for(&id);
     if let Some(previous) = previous_attributes(&before, &after) {
-        state.emit(
+        state.emit_at(
+            now,
             &ctx.origin(),
             "customer.updated",
             after.clone(),

@@ -181,8 +181,10 @@ pub async fn create(
                 code: Some("parameter_invalid_integer"),
             })?,
         };
-        let timestamp = timestamp.unwrap_or(now);
-        if timestamp < now - MAX_PAST_SECS {
+        // The window follows the customer's clock (a test clock's frozen time, if it has one).
+        let customer_now = state.now_for(&customer);
+        let timestamp = timestamp.unwrap_or(customer_now);
+        if timestamp < customer_now - MAX_PAST_SECS {
             return Err(refused(
                 format!(
                     "Timestamp {timestamp} is too far in the past: meter events must have a timestamp within the past 35 days."
@@ -190,7 +192,7 @@ pub async fn create(
                 "timestamp",
             ));
         }
-        if timestamp > now + MAX_FUTURE_SECS {
+        if timestamp > customer_now + MAX_FUTURE_SECS {
             return Err(refused(
                 format!(
                     "Timestamp {timestamp} is too far in the future: meter events can be at most 5 minutes in the future."
@@ -211,7 +213,7 @@ pub async fn create(
             customer,
             value,
             timestamp,
-            created: now,
+            created: customer_now,
             payload: payload.clone(),
         };
         if !state.meter_calls_in_flight.insert(key.clone()) {
@@ -241,7 +243,7 @@ pub async fn create(
         .insert(event.identifier.clone(), now);
     let event = MeterEvent {
         seq: u64::try_from(state.meter_events.len()).unwrap_or(u64::MAX),
-        created: now,
+        created: state.now_for(&event.customer),
         ..event
     };
     let rendered = event.render();

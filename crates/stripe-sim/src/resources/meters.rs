@@ -520,7 +520,13 @@ pub async fn event_summaries(
 
 /// The events that count for a customer on a meter: all of them, or for pre-aggregated meters
 /// only the most recently received one in each hour or day window.
-fn counted_events<'a>(meter: &Meter, all: &'a [MeterEvent], customer: &str) -> Vec<&'a MeterEvent> {
+/// The events that count for a customer on a meter: all of them, or with `event_time_window`
+/// only the last received in each window.
+pub fn counted_events<'a>(
+    meter: &Meter,
+    all: &'a [MeterEvent],
+    customer: &str,
+) -> Vec<&'a MeterEvent> {
     let mine = all
         .iter()
         .filter(|e| e.meter == meter.id && e.customer == customer);

@@ -1,13 +1,18 @@
 //! The API resources, one module each: the stored object, its Stripe rendering, its endpoints'
 //! parameter tables and handlers.
 
+pub mod checkout;
 pub mod customers;
 pub mod events;
+pub mod invoices;
 pub mod meter_events;
 pub mod meters;
+pub mod payment_methods;
+pub mod portal;
 pub mod prices;
 pub mod products;
 pub mod subscriptions;
+pub mod test_clocks;
 pub mod webhook_endpoints;
 
 use std::collections::BTreeMap;
@@ -52,6 +57,20 @@ pub fn render_by_id(state: &State, id: &str) -> Option<Value> {
         "mtr" => state.meters.get(id).map(meters::Meter::render),
         "sub" => state.subscriptions.get(id).map(|s| s.render(state)),
         "evt" => state.events.get(id).map(crate::events::Event::render),
+        "in" => state.invoices.get(id).map(|i| i.render(state)),
+        "pm" => state
+            .payment_methods
+            .get(id)
+            .map(payment_methods::PaymentMethod::render),
+        "clock" => state
+            .test_clocks
+            .get(id)
+            .map(test_clocks::TestClock::render),
+        "cs" => state.checkout_sessions.get(id).map(|s| s.render(state)),
+        "bpc" => state
+            .portal_configurations
+            .get(id)
+            .map(portal::PortalConfiguration::render),
         _ => None,
     }
 }

@@ -54,7 +54,7 @@ pub struct Subscription {
     pub customer: String,
     /// Currency shared by all prices.
     pub currency: String,
-    /// `active` or `canceled` in part 1.
+    /// `active`, `past_due`, `unpaid` or `canceled`.
     pub status: &'static str,
     /// Key-value pairs.
     pub metadata: Metadata,
@@ -82,6 +82,8 @@ pub struct Subscription {
     pub cancellation_feedback: Option<&'static str>,
     /// The customer's test clock, if any.
     pub test_clock: Option<String>,
+    /// The most recent invoice's id.
+    pub latest_invoice: Option<String>,
 }
 
 impl Record for Subscription {
@@ -90,7 +92,61 @@ impl Record for Subscription {
     }
 }
 
+impl Item {
+    /// A new item whose first period, anchored at `now`, starts now.
+    pub fn new(
+        price: String,
+        quantity: Option<u64>,
+        metadata: Metadata,
+        recurrence: Recurrence,
+        now: i64,
+    ) -> Item {
+        let (start, end) = period::containing(now, recurrence, now);
+        Item {
+            id: ids::new_id(Kind::SubscriptionItem),
+            created: now,
+            price,
+            quantity,
+            metadata,
+            current_period_start: start,
+            current_period_end: end,
+        }
+    }
+}
+
 impl Subscription {
+    /// A new `active` subscription anchored at `now`.
+    pub fn new(
+        customer: String,
+        currency: String,
+        recurrence: Recurrence,
+        items: Vec<Item>,
+        now: i64,
+        test_clock: Option<String>,
+    ) -> Subscription {
+        Subscription {
+            id: ids::new_id(Kind::Subscription),
+            created: now,
+            customer,
+            currency,
+            status: "active",
+            metadata: Metadata::new(),
+            description: None,
+            items,
+            billing_cycle_anchor: now,
+            recurrence,
+            cancel_at_period_end: false,
+            cancel_at: None,
+            canceled_at: None,
+            ended_at: None,
+            cancellation_reason: None,
+            cancellation_comment: None,
+            cancellation_feedback: None,
+            test_clock,
+            latest_invoice: None,
+        }
+    }
+
     /// The subscription in Stripe's shape at endive, prices embedded in its items.
     pub fn render(&self, state: &Account) -> Value {
         let items: Vec<Value> = self
@@ -127,6 +183,7 @@ impl Subscription {
             "automatic_tax": {"disabled_reason": null, "enabled": false, "liability": null},
             "billing_cycle_anchor": self.billing_cycle_anchor,
             "billing_cycle_anchor_config": null,
+            "billing_schedules": [],
             "billing_mode": {"flexible": {"proration_discounts": "included"}, "type": "flexible", "updated_at": self.created},
             "billing_thresholds": null,
             "cancel_at": self.cancel_at,
@@ -159,8 +216,9 @@ impl Subscription {
                 "total_count": item_count,
                 "url": format!("/v1/subscription_items?subscription={}", self.id),
             },
-            "latest_invoice": null,
+            "latest_invoice": self.latest_invoice,
             "livemode": false,
+            "managed_payments": null,
             "metadata": self.metadata,
             "next_pending_invoice_item_invoice": null,
             "on_behalf_of": null,
@@ -173,9 +231,11 @@ impl Subscription {
             "pending_invoice_item_interval": null,
             "pending_setup_intent": null,
             "pending_update": null,
+            "presentment_details": null,
             "schedule": null,
             "start_date": self.created,
             "status": self.status,
+            "status_details": null,
             "test_clock": self.test_clock,
             "transfer_data": null,
             "trial_end": null,
@@ -188,7 +248,8 @@ impl Subscription {
         rendered
     }
 
-    fn current_period_end(&self) -> Option<i64> {
+    /// The end of the current period (the earliest item's).
+    pub fn current_period_end(&self) -> Option<i64> {
         self.items.iter().map(|i| i.current_period_end).min()
     }
 }
@@ -235,6 +296,7 @@ pub const CANCEL: Endpoint = Endpoint {
     params: &[
         "cancellation_details[comment]",
         "cancellation_details[feedback]",
+        "invoice_now",
         "expand[]",
     ],
 };
@@ -333,7 +395,7 @@ pub async fn create(
     let cancel_at_period_end = p.bool("cancel_at_period_end")?.unwrap_or(false);
 
     let mut state = app.lock();
-    let now = state.now();
+    let now = state.now_for(&customer_id);
     let customer = state
         .customers
         .get(&customer_id)
@@ -398,44 +460,21 @@ pub async fn create(
                 }
             }
         }
-        let (start, end) = period::containing(now, recurring.recurrence, now);
-        built.push(Item {
-            id: ids::new_id(Kind::SubscriptionItem),
-            created: now,
-            price: price_id,
-            quantity: if price.is_metered() {
-                None
-            } else {
-                Some(quantity.map_or(1, |q| q.unsigned_abs()))
-            },
-            metadata: item_metadata,
-            current_period_start: start,
-            current_period_end: end,
-        });
+        let quantity = (!price.is_metered()).then(|| quantity.map_or(1, i64::unsigned_abs));
+        built.push(Item::new(
+            price_id,
+            quantity,
+            item_metadata,
+            recurring.recurrence,
+            now,
+        ));
     }
     let Some((currency, recurrence)) = shared else {
         return Err(ApiError::MissingParameter("items".into()));
     };
-    let mut subscription = Subscription {
-        id: ids::new_id(Kind::Subscription),
-        created: now,
-        customer: customer_id,
-        currency,
-        status: "active",
-        metadata: Metadata::new(),
-        description,
-        items: built,
-        billing_cycle_anchor: now,
-        recurrence,
-        cancel_at_period_end: false,
-        cancel_at: None,
-        canceled_at: None,
-        ended_at: None,
-        cancellation_reason: None,
-        cancellation_comment: None,
-        cancellation_feedback: None,
-        test_clock,
-    };
+    let mut subscription =
+        Subscription::new(customer_id, currency, recurrence, built, now, test_clock);
+    subscription.description = description;
     if let Some(update) = metadata {
         apply_metadata(&mut subscription.metadata, update);
     }
@@ -444,7 +483,8 @@ pub async fn create(
     }
     let rendered = subscription.render(&state);
     state.subscriptions.insert(subscription);
-    state.emit(
+    state.emit_at(
+        now,
         &ctx.origin(),
         "customer.subscription.created",
         rendered.clone(),
@@ -453,7 +493,8 @@ pub async fn create(
     respond(&state, rendered, &p.expand())
 }
 
-fn schedule_cancel(subscription: &mut Subscription, on: bool, now: i64) {
+/// Sets or clears `cancel_at_period_end` with its companion fields.
+pub fn schedule_cancel(subscription: &mut Subscription, on: bool, now: i64) {
     subscription.cancel_at_period_end = on;
     if on {
         subscription.cancel_at = subscription.current_period_end();
@@ -490,15 +531,7 @@ pub async fn update(
     let description = p.nullable_string("description", 500)?;
     let metadata = p.metadata()?;
     let mut state = app.lock();
-    let now = state.now();
-    let before = state
-        .subscriptions
-        .get(&id)
-        .ok_or_else(|| missing(&id))?
-        .render(&state);
-    let Some(subscription) = state.subscriptions.get_mut(&id) else {
-        return Err(missing(&id));
-    };
+    let subscription = state.subscriptions.get(&id).ok_or_else(|| missing(&id))?;
     if subscription.status == "canceled"
         && (cancel_at_period_end.is_some() || description.is_some())
     {
@@ -507,31 +540,54 @@ pub async fn update(
             None,
         ));
     }
-    if let Some(on) = cancel_at_period_end {
-        if on != subscription.cancel_at_period_end {
-            schedule_cancel(subscription, on, now);
+    let now = state.now_for(&subscription.customer);
+    let after = change(&mut state, &id, now, &ctx.origin(), |subscription| {
+        if let Some(on) = cancel_at_period_end {
+            if on != subscription.cancel_at_period_end {
+                schedule_cancel(subscription, on, now);
+            }
         }
-    }
-    if let Some(description) = description {
-        subscription.description = description;
-    }
-    if let Some(update) = metadata {
-        apply_metadata(&mut subscription.metadata, update);
+        if let Some(description) = description {
+            subscription.description = description;
+        }
+        if let Some(update) = metadata {
+            apply_metadata(&mut subscription.metadata, update);
+        }
+    });
+    respond(&state, after, &p.expand())
+}
+
+/// Changes a subscription and, if its rendering changed, emits `customer.subscription.updated` at
+/// `at` with the previous values. Returns the subscription as rendered after the change (null if
+/// there is no such subscription).
+pub fn change(
+    state: &mut Account,
+    id: &str,
+    at: i64,
+    origin: &Origin,
+    f: impl FnOnce(&mut Subscription),
+) -> Value {
+    let Some(before) = state.subscriptions.get(id).map(|s| s.render(state)) else {
+        return Value::Null;
+    };
+    if let Some(subscription) = state.subscriptions.get_mut(id) {
+        f(subscription);
     }
     let after = state
         .subscriptions
-        .get(&id)
-        .map(|s| s.render(&state))
+        .get(id)
+        .map(|s| s.render(state))
         .unwrap_or_default();
     if let Some(previous) = previous_attributes(&before, &after) {
-        state.emit(
-            &ctx.origin(),
+        state.emit_at(
+            at,
+            origin,
             "customer.subscription.updated",
             after.clone(),
             Some(previous),
         );
     }
-    respond(&state, after, &p.expand())
+    after
 }
 
 /// Cancels a subscription immediately.
@@ -545,8 +601,8 @@ pub async fn cancel(
     let details = p.object("cancellation_details").unwrap_or_default();
     let comment = details.nullable_string("comment", 5000)?.flatten();
     let feedback = details.one_of("feedback", &FEEDBACK)?;
+    let invoice_now = p.bool("invoice_now")?.unwrap_or(false);
     let mut state = app.lock();
-    let now = state.now();
     let subscription = state
         .subscriptions
         .get_mut(&id)
@@ -557,23 +613,9 @@ pub async fn cancel(
             None,
         ));
     }
-    subscription.status = "canceled";
-    subscription.canceled_at = Some(now);
-    subscription.ended_at = Some(now);
-    subscription.cancellation_reason = Some("cancellation_requested");
     subscription.cancellation_comment = comment;
     subscription.cancellation_feedback = feedback;
-    let after = state
-        .subscriptions
-        .get(&id)
-        .map(|s| s.render(&state))
-        .unwrap_or_default();
-    state.emit(
-        &ctx.origin(),
-        "customer.subscription.deleted",
-        after.clone(),
-        None,
-    );
+    let after = crate::billing_cycle::cancel_now(&mut state, &id, &ctx.origin(), invoice_now);
     respond(&state, after, &p.expand())
 }
 
@@ -604,53 +646,4 @@ pub async fn list(State(app): State<App>, Form(form): Form) -> ApiResult<Json<Va
         list::envelope("/v1/subscriptions", data, has_more),
         &p.expand(),
     )
-}
-
-/// Brings subscriptions up to the clock: ends those scheduled to cancel whose period is over,
-/// and moves the others' items to the period containing now, each with its event.
-pub fn catch_up(state: &mut Account) {
-    let now = state.now();
-    let due: Vec<String> = state
-        .subscriptions
-        .newest_first()
-        .filter(|(_, s)| s.status != "canceled")
-        .filter(|(_, s)| s.current_period_end().is_some_and(|end| end <= now))
-        .map(|(_, s)| s.id.clone())
-        .collect();
-    for id in due.into_iter().rev() {
-        let Some(before) = state.subscriptions.get(&id).map(|s| s.render(state)) else {
-            continue;
-        };
-        let Some(subscription) = state.subscriptions.get_mut(&id) else {
-            continue;
-        };
-        let kind = match subscription.cancel_at.filter(|at| *at <= now) {
-            Some(at) if subscription.cancel_at_period_end => {
-                subscription.status = "canceled";
-                subscription.ended_at = Some(at);
-                "customer.subscription.deleted"
-            }
-            _ => {
-                let anchor = subscription.billing_cycle_anchor;
-                let recurrence = subscription.recurrence;
-                for item in &mut subscription.items {
-                    let (start, end) = period::containing(anchor, recurrence, now);
-                    item.current_period_start = start;
-                    item.current_period_end = end;
-                }
-                "customer.subscription.updated"
-            }
-        };
-        let after = state
-            .subscriptions
-            .get(&id)
-            .map(|s| s.render(state))
-            .unwrap_or_default();
-        let previous = if kind == "customer.subscription.updated" {
-            previous_attributes(&before, &after)
-        } else {
-            None
-        };
-        state.emit(&Origin::default(), kind, after, previous);
-    }
 }

@@ -4,9 +4,16 @@ use crate::support::Sim;
 
 #[tokio::test]
 async fn a_customer_is_created_with_its_fields_and_read_back() {
-    // GIVEN a running stand-in
+    // GIVEN a running stand-in with a test clock
     let sim = Sim::start().await;
-    // WHEN a customer is created with email, name, metadata and a test clock
+    let clock = sim
+        .post(
+            "/v1/test_helpers/test_clocks",
+            &[("frozen_time", "1769817600")],
+        )
+        .await
+        .id();
+    // WHEN a customer is created with email, name, metadata and the test clock
     let created = sim
         .post(
             "/v1/customers",
@@ -14,7 +21,7 @@ async fn a_customer_is_created_with_its_fields_and_read_back() {
                 ("email", "ann@example.com"),
                 ("name", "Ann Lee"),
                 ("metadata[cognito_sub]", "sub-123"),
-                ("test_clock", "clock_abc"),
+                ("test_clock", &clock),
             ],
         )
         .await;
@@ -24,11 +31,12 @@ async fn a_customer_is_created_with_its_fields_and_read_back() {
     assert!(id.starts_with("cus_"), "{id}");
     assert_eq!(body["object"], "customer");
     assert_eq!(body["livemode"], false);
-    assert!(body["created"].as_i64().unwrap() > 1_600_000_000);
+    // (created on the clock's time)
+    assert_eq!(body["created"], 1_769_817_600);
     assert_eq!(body["email"], "ann@example.com");
     assert_eq!(body["name"], "Ann Lee");
     assert_eq!(body["metadata"]["cognito_sub"], "sub-123");
-    assert_eq!(body["test_clock"], "clock_abc");
+    assert_eq!(body["test_clock"], clock.as_str());
     assert_eq!(body["phone"], serde_json::Value::Null);
     // AND it reads back identically
     let read = sim.get(&format!("/v1/customers/{id}"), &[]).await;

@@ -4,11 +4,15 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth_and_errors;
+mod billing_cycle;
+mod checkout;
 mod customers;
 mod events_and_webhooks;
+mod faults;
 mod idempotency;
 mod meter_events;
 mod meters;
+mod portal;
 mod products_and_prices;
 mod spec_params;
 mod subscriptions;

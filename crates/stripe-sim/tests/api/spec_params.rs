@@ -12,12 +12,12 @@ use crate::support::Sim;
 /// Parameters newer than the 2024-04-10 spec, accepted on purpose: (method, path, parameter).
 /// Each must really be absent from the spec, so stale entries are noticed.
 ///
-/// None are needed for part 1's endpoints today: `recurring[meter]` and the meter endpoints are
-/// already in 2024-04-10. Value-level changes are not parameter names and live elsewhere:
-/// `default_aggregation[formula]=last` (newer enum value, see `resources::meters`) and metered
-/// prices requiring `recurring[meter]` since basil (see `resources::prices`). Checkout's removed
-/// `payment_method_types` will be an exception the other way round (in the spec, refused by us)
-/// when part 2 adds Checkout.
+/// None are needed today: `recurring[meter]`, the meter endpoints, test clocks, Checkout, the
+/// portal and invoices are all in 2024-04-10. Value-level changes are not parameter names and live
+/// elsewhere: `default_aggregation[formula]=last` (newer enum value, see `resources::meters`) and
+/// metered prices requiring `recurring[meter]` since basil (see `resources::prices`). Checkout's
+/// `payment_method_types` is in the spec but not accepted (the stand-in takes only what it
+/// implements, and Stripe now picks card by default).
 const NEWER_THAN_SPEC: &[(&str, &str, &str)] = &[];
 
 fn spec() -> Value {

@@ -244,3 +244,259 @@ impl Receiver {
         self.received.lock().unwrap().clone()
     }
 }
+
+/// 2026-01-31 00:00 UTC: test clocks start here, so the first monthly period ends on Feb 28.
+pub const JAN_31: i64 = 1_769_817_600;
+/// 2026-02-28 00:00 UTC.
+pub const FEB_28: i64 = 1_772_236_800;
+/// 2026-03-31 00:00 UTC.
+pub const MAR_31: i64 = 1_774_915_200;
+pub const HOUR: i64 = 3_600;
+pub const DAY: i64 = 86_400;
+
+/// A customer on a fresh test clock, with a base price, a metered price and its meter.
+pub struct Plan {
+    pub clock: String,
+    pub customer: String,
+    pub base: String,
+    pub metered: String,
+    pub event_name: String,
+}
+
+impl Sim {
+    /// A client for the hosted pages: no API key, redirects not followed.
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+    }
+
+    /// GET a page: (status, headers, HTML).
+    pub async fn page(&self, url: &str) -> (u16, reqwest::header::HeaderMap, String) {
+        let r = self.browser().get(url).send().await.unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        (status, headers, r.text().await.unwrap())
+    }
+
+    /// POST a page's form: (status, headers, HTML).
+    pub async fn submit(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, String) {
+        let r = self
+            .browser()
+            .post(url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(encode(form))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        (status, headers, r.text().await.unwrap())
+    }
+
+    /// POST a JSON body to a `/_sim/` control endpoint.
+    pub async fn control(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    pub async fn test_clock(&self, frozen_time: i64) -> String {
+        let r = self
+            .post(
+                "/v1/test_helpers/test_clocks",
+                &[("frozen_time", &frozen_time.to_string())],
+            )
+            .await;
+        r.expect_ok();
+        r.id()
+    }
+
+    pub async fn advance(&self, clock: &str, to: i64) -> Resp {
+        let r = self
+            .post(
+                &format!("/v1/test_helpers/test_clocks/{clock}/advance"),
+                &[("frozen_time", &to.to_string())],
+            )
+            .await;
+        r.expect_ok();
+        r
+    }
+
+    /// A metered price at a flat 1 cent per unit.
+    pub async fn flat_metered_price(&self, product: &str, meter: &str) -> String {
+        let r = self
+            .post(
+                "/v1/prices",
+                &[
+                    ("currency", "usd"),
+                    ("product", product),
+                    ("unit_amount", "1"),
+                    ("recurring[interval]", "month"),
+                    ("recurring[usage_type]", "metered"),
+                    ("recurring[meter]", meter),
+                ],
+            )
+            .await;
+        r.expect_ok();
+        r.id()
+    }
+
+    /// A customer on a clock at Jan 31, a $29 base price and a metered price (`graduated`: the
+    /// first 1,000 units free then 1 cent; else a flat cent per unit).
+    pub async fn plan(&self, graduated: bool) -> Plan {
+        let clock = self.test_clock(JAN_31).await;
+        let r = self
+            .post(
+                "/v1/customers",
+                &[("email", "ann@example.com"), ("test_clock", &clock)],
+            )
+            .await;
+        r.expect_ok();
+        let product = self.product().await;
+        let event_name = format!("usage_{}", fastrand::u32(..));
+        let meter = self.meter(&event_name, "sum").await;
+        let metered = if graduated {
+            self.metered_price(&product, &meter).await
+        } else {
+            self.flat_metered_price(&product, &meter).await
+        };
+        Plan {
+            clock,
+            customer: r.id(),
+            base: self.base_price(&product).await,
+            metered,
+            event_name,
+        }
+    }
+
+    pub async fn checkout_session(&self, plan: &Plan) -> Resp {
+        let r = self
+            .post(
+                "/v1/checkout/sessions",
+                &[
+                    ("mode", "subscription"),
+                    ("customer", &plan.customer),
+                    ("line_items[0][price]", &plan.base),
+                    ("line_items[0][quantity]", "1"),
+                    ("line_items[1][price]", &plan.metered),
+                    (
+                        "success_url",
+                        "https://app.example.com/billing/done?session_id={CHECKOUT_SESSION_ID}",
+                    ),
+                    ("cancel_url", "https://app.example.com/billing"),
+                    ("client_reference_id", "tenant-1"),
+                    ("metadata[tenant]", "t1"),
+                    ("subscription_data[metadata][tenant]", "t1"),
+                ],
+            )
+            .await;
+        r.expect_ok();
+        r
+    }
+
+    /// Pays a new Checkout Session on its page with `card`; returns the subscription id.
+    pub async fn subscribe_with(&self, plan: &Plan, card: &str) -> String {
+        let session = self.checkout_session(plan).await;
+        let url = session.body["url"].as_str().unwrap();
+        let (status, _, html) = self
+            .submit(
+                url,
+                &[
+                    ("card_number", card),
+                    ("card_expiry", "12 / 34"),
+                    ("card_cvc", "123"),
+                ],
+            )
+            .await;
+        assert_eq!(status, 303, "{html}");
+        let read = self
+            .get(&format!("/v1/checkout/sessions/{}", session.id()), &[])
+            .await;
+        read.body["subscription"].as_str().unwrap().to_string()
+    }
+
+    /// Records `value` units for the plan's customer at `timestamp`.
+    pub async fn usage(&self, plan: &Plan, value: i64, timestamp: i64) -> Resp {
+        self.post(
+            "/v1/billing/meter_events",
+            &[
+                ("event_name", &plan.event_name),
+                ("payload[stripe_customer_id]", &plan.customer),
+                ("payload[value]", &value.to_string()),
+                ("timestamp", &timestamp.to_string()),
+            ],
+        )
+        .await
+    }
+
+    /// The customer's invoices, newest first.
+    pub async fn invoices(&self, customer: &str) -> Vec<Value> {
+        let r = self
+            .get("/v1/invoices", &[("customer", customer), ("limit", "100")])
+            .await;
+        r.body["data"].as_array().unwrap().clone()
+    }
+
+    /// Event types recorded so far, oldest first.
+    pub async fn event_types(&self) -> Vec<String> {
+        let r = self.get("/v1/events", &[("limit", "100")]).await;
+        let mut types: Vec<String> = r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_string())
+            .collect();
+        types.reverse();
+        types
+    }
+
+    /// Events of one type, newest first.
+    pub async fn events_of(&self, kind: &str) -> Vec<Value> {
+        let r = self
+            .get("/v1/events", &[("type", kind), ("limit", "100")])
+            .await;
+        r.body["data"].as_array().unwrap().clone()
+    }
+
+    /// A portal configuration with these features, then a session for the customer.
+    pub async fn portal_session(&self, customer: &str, cancel_mode: &str) -> String {
+        let r = self
+            .post(
+                "/v1/billing_portal/configurations",
+                &[
+                    ("business_profile[headline]", "Lead Magnet AI billing"),
+                    ("features[subscription_cancel][enabled]", "true"),
+                    ("features[subscription_cancel][mode]", cancel_mode),
+                    ("features[payment_method_update][enabled]", "true"),
+                    ("features[invoice_history][enabled]", "true"),
+                ],
+            )
+            .await;
+        r.expect_ok();
+        let s = self
+            .post(
+                "/v1/billing_portal/sessions",
+                &[
+                    ("customer", customer),
+                    ("configuration", &r.id()),
+                    ("return_url", "https://app.example.com/account"),
+                ],
+            )
+            .await;
+        s.expect_ok();
+        s.body["url"].as_str().unwrap().to_string()
+    }
+}
