@@ -13,6 +13,7 @@
 //! - [`ports`]: the store ports ([`ports::CustomerStore`], [`ports::WebhookEvents`],
 //!   [`ports::UsageLedger`]) and the [`ports::Clock`].
 //! - [`memory`]: the in-memory adapter of every store port.
+//! - [`service`]: the use cases (today: handling a webhook), over the ports.
 //! - [`config`]: typed configuration read once from the environment; [`secrets`]: the Stripe keys,
 //!   never printable.
 //! - [`ids`]: identifier newtypes.
@@ -24,6 +25,7 @@ pub mod money;
 pub mod period;
 pub mod ports;
 pub mod secrets;
+pub mod service;
 pub mod stripe;
 pub mod subscription;
 pub mod usage;

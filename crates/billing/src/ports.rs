@@ -34,6 +34,11 @@ pub enum StoreError {
 pub trait Clock: Send + Sync {
     /// Unix seconds now.
     fn now(&self) -> i64;
+
+    /// Unix milliseconds now; clocks without sub-second resolution give whole seconds.
+    fn now_millis(&self) -> i64 {
+        self.now().saturating_mul(1000)
+    }
 }
 
 /// The machine's clock.
@@ -42,9 +47,13 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> i64 {
+        self.now_millis() / 1000
+    }
+
+    fn now_millis(&self) -> i64 {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
             .unwrap_or(0)
     }
 }

@@ -116,6 +116,19 @@ pub struct SubscriptionSnapshot {
     pub version: u64,
 }
 
+impl SubscriptionSnapshot {
+    /// The snapshot of a subscription as Stripe returned it, stamped with `version`.
+    pub fn from_stripe(subscription: &crate::stripe::Subscription, version: u64) -> Self {
+        SubscriptionSnapshot {
+            subscription_id: subscription.id.clone(),
+            status: subscription.status,
+            current_period: subscription.current_period(),
+            cancel_at_period_end: subscription.cancel_at_period_end,
+            version,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,9 @@
 //! Typed event parsing against Stripe's own example objects and payloads written for API
 //! `2026-10-28.endive`, plus the older shapes the parser still tolerates.
 
+// Helpers outside #[test] functions unwrap too: a failure there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use billing::period::BillingPeriod;
 use billing::subscription::SubscriptionStatus;
 use billing::webhook::{BillingEvent, EventParseError, StripeEvent};
@@ -62,7 +65,10 @@ fn stripes_example_subscription_parses_as_an_update() {
         panic!("wrong kind: {:?}", parsed.kind)
     };
     assert_eq!(sub.id.as_str(), "sub_1Pgc6rB7WZ01zgkWNy0Cn5nw");
-    assert_eq!(sub.customer.as_ref().unwrap().as_str(), "cus_QXg1o8vcGmoR32");
+    assert_eq!(
+        sub.customer.as_ref().unwrap().as_str(),
+        "cus_QXg1o8vcGmoR32"
+    );
     assert_eq!(sub.status, SubscriptionStatus::Active);
     assert_eq!(sub.items().len(), 1);
 }
@@ -73,7 +79,10 @@ fn stripes_example_invoice_and_checkout_session_parse() {
     let BillingEvent::InvoicePaid(inv) = invoice.kind else {
         panic!("wrong kind")
     };
-    assert_eq!(inv.customer.as_ref().unwrap().as_str(), "cus_QXg1o8vcGmoR32");
+    assert_eq!(
+        inv.customer.as_ref().unwrap().as_str(),
+        "cus_QXg1o8vcGmoR32"
+    );
     // the example's parent holds a placeholder, not a sub_ id
     assert_eq!(inv.subscription_id(), None);
 
@@ -206,8 +215,8 @@ fn unknown_types_are_unhandled_not_errors() {
     ))
     .unwrap();
     assert_eq!(parsed.kind, BillingEvent::Unhandled);
-    let parsed = StripeEvent::parse(&event("v1.billing.meter.error_report_triggered", json!({})))
-        .unwrap();
+    let parsed =
+        StripeEvent::parse(&event("v1.billing.meter.error_report_triggered", json!({}))).unwrap();
     assert_eq!(parsed.kind, BillingEvent::Unhandled);
 }
 
@@ -227,11 +236,16 @@ fn malformed_bodies_are_errors_that_say_why() {
         json!({"id": "sub_1", "status": "bogus", "customer": "cus_1"}),
     ))
     .unwrap_err();
-    assert!(err.to_string().contains("customer.subscription.updated"), "{err}");
+    assert!(
+        err.to_string().contains("customer.subscription.updated"),
+        "{err}"
+    );
     // an id with the wrong prefix is refused
-    assert!(StripeEvent::parse(&event(
-        "customer.subscription.updated",
-        json!({"id": "cus_1", "status": "active", "customer": "cus_1"})
-    ))
-    .is_err());
+    assert!(
+        StripeEvent::parse(&event(
+            "customer.subscription.updated",
+            json!({"id": "cus_1", "status": "active", "customer": "cus_1"})
+        ))
+        .is_err()
+    );
 }

@@ -26,6 +26,10 @@ pub enum StripeError {
     /// The request never got an answer (connection refused or reset, timeout).
     #[error("Stripe could not be reached: {0}")]
     Transport(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The request could not be built (e.g. an empty idempotency key), so it was never sent and a
+    /// retry cannot help.
+    #[error("request to Stripe not sent: {0}")]
+    InvalidRequest(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Stripe answered something that could not be read.
     #[error("unreadable answer from Stripe (request {}): {source}", request_id.as_deref().unwrap_or("-"))]
     Decode {
@@ -51,7 +55,7 @@ impl StripeError {
                 ..
             } => should_retry.unwrap_or(*status == 409 || *status == 429 || *status >= 500),
             StripeError::Transport(_) => true,
-            StripeError::Decode { .. } => false,
+            StripeError::Decode { .. } | StripeError::InvalidRequest(_) => false,
         }
     }
 

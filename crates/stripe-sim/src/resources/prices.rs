@@ -398,7 +398,22 @@ fn parse_tiers(p: &Params) -> ApiResult<Vec<Tier>> {
     Ok(parsed)
 }
 
-fn parse_recurring(state: &Account, p: &Params) -> ApiResult<Option<PriceRecurring>> {
+/// The first API version that refuses metered prices without a meter.
+const METERS_REQUIRED_FROM: &str = "2025-03-31";
+
+/// Whether a request pinned to `api_version` may still create a legacy metered price (no meter),
+/// as Stripe allows integrations pinned before 2025-03-31.basil.
+fn legacy_metered_allowed(api_version: &str) -> bool {
+    api_version
+        .get(..10)
+        .is_some_and(|date| date < METERS_REQUIRED_FROM)
+}
+
+fn parse_recurring(
+    state: &Account,
+    p: &Params,
+    api_version: &str,
+) -> ApiResult<Option<PriceRecurring>> {
     let Some(r) = p.object("recurring") else {
         return Ok(None);
     };
@@ -422,7 +437,7 @@ fn parse_recurring(state: &Account, p: &Params) -> ApiResult<Option<PriceRecurri
     };
     let meter = r.string("meter", 5000)?.filter(|m| !m.is_empty());
     match (usage_type, &meter) {
-        (UsageType::Metered, None) => {
+        (UsageType::Metered, None) if !legacy_metered_allowed(api_version) => {
             return Err(ApiError::Refused {
                 message: "Metered prices must be backed by a billing meter since API version 2025-03-31.basil: pass `recurring[meter]` when `recurring[usage_type]` is `metered`.".into(),
                 param: Some(r.name("meter")),
@@ -583,7 +598,7 @@ pub async fn create(
 
     let origin = ctx.origin();
     let mut state = app.lock();
-    let recurring = parse_recurring(&state, &p)?;
+    let recurring = parse_recurring(&state, &p, &ctx.api_version)?;
     if billing_scheme == "tiered" && recurring.is_none() {
         return Err(refused(
             "Tiered pricing is only supported for recurring prices; pass `recurring`.",

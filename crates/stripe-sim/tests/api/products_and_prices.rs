@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::Sim;
+use crate::support::{self, Sim};
 
 #[tokio::test]
 async fn products_are_created_read_updated_and_listed() {
@@ -400,4 +400,30 @@ async fn product_data_creates_the_product_with_the_price() {
     let product = body["product"].as_str().unwrap();
     let read = sim.get(&format!("/v1/products/{product}"), &[]).await;
     assert_eq!(read.expect_ok()["name"], "Add-on");
+}
+
+#[tokio::test]
+async fn an_integration_pinned_before_basil_may_still_create_a_legacy_metered_price() {
+    // GIVEN a request pinned to 2024-04-10
+    let sim = Sim::start().await;
+    let product = sim.product().await;
+    let request = sim
+        .client
+        .post(sim.url("/v1/prices"))
+        .bearer_auth(support::KEY)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Stripe-Version", "2024-04-10")
+        .body(support::encode(&[
+            ("currency", "usd"),
+            ("product", &product),
+            ("unit_amount", "1"),
+            ("recurring[interval]", "month"),
+            ("recurring[usage_type]", "metered"),
+        ]));
+    // WHEN it creates a metered price without a meter
+    let r = sim.send(request).await;
+    // THEN Stripe's old behaviour applies: a legacy metered price, with no meter
+    let body = r.expect_ok();
+    assert_eq!(body["recurring"]["usage_type"], "metered");
+    assert_eq!(body["recurring"]["meter"], Value::Null);
 }

@@ -1,0 +1,6 @@
+//! Use cases, one per module, over the ports: they never see a concrete client.
+
+pub mod webhook;
+
+#[cfg(test)]
+pub(crate) mod fakes;
