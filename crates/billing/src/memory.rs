@@ -240,44 +240,71 @@ impl UsageLedger for MemoryStore {
         _now: i64,
     ) -> Result<ApplyOutcome, StoreError> {
         let mut tables = self.lock();
+        // Decide and add up first, mutate only when every sum fits: all-or-nothing, like the
+        // DynamoDB transaction, so invariant 1 (ledger total = sum of applied records) holds.
         let mut outcome = ApplyOutcome::default();
         let mut added = crate::money::Usd::ZERO;
         for application in records {
-            let row = tables.usage.get_mut(&application.usage_id);
-            match row {
-                Some(row) if row.stored.state == UsageState::Pending => {
-                    row.stored.state = UsageState::Applied {
-                        period_start: period.start(),
-                        billed: application.billed,
-                        late_reason: application.late_reason.clone(),
-                    };
-                    added = added
-                        .checked_add(application.billed)
-                        .map_err(|e| StoreError::Conflict(e.to_string()))?;
-                    outcome.applied.push(application.usage_id.clone());
-                }
-                _ => outcome.skipped.push(application.usage_id.clone()),
+            let pending = tables
+                .usage
+                .get(&application.usage_id)
+                .is_some_and(|row| {
+                    row.stored.state == UsageState::Pending
+                        && row.stored.record.customer_id == *customer
+                });
+            if pending && !outcome.applied.contains(&application.usage_id) {
+                added = added
+                    .checked_add(application.billed)
+                    .map_err(|_| StoreError::AmountOverflow)?;
+                outcome.applied.push(application.usage_id.clone());
+            } else {
+                outcome.skipped.push(application.usage_id.clone());
             }
         }
-        let ledger = tables
+        let key = (customer.clone(), period.start());
+        let ledger_total = tables
             .ledgers
-            .entry((customer.clone(), period.start()))
-            .or_insert_with(|| PeriodLedger::new(customer.clone(), *period));
-        ledger.billed_total = ledger
-            .billed_total
+            .get(&key)
+            .map(|l| l.billed_total)
+            .unwrap_or_default()
             .checked_add(added)
-            .map_err(|e| StoreError::Conflict(e.to_string()))?;
-        if let Some(c) = tables.customers.get_mut(customer)
-            && c.subscription
+            .map_err(|_| StoreError::AmountOverflow)?;
+        let is_current = |c: &CustomerRecord| {
+            c.subscription
                 .as_ref()
                 .and_then(|s| s.current_period)
                 .map(|p| p.start())
                 == Some(period.start())
-        {
-            c.current_period_usage = c
-                .current_period_usage
-                .checked_add(added)
-                .map_err(|e| StoreError::Conflict(e.to_string()))?;
+        };
+        let customer_usage = match tables.customers.get(customer) {
+            Some(c) if is_current(c) => Some(
+                c.current_period_usage
+                    .checked_add(added)
+                    .map_err(|_| StoreError::AmountOverflow)?,
+            ),
+            _ => None,
+        };
+        for application in records {
+            if !outcome.applied.contains(&application.usage_id) {
+                continue;
+            }
+            if let Some(row) = tables.usage.get_mut(&application.usage_id)
+                && row.stored.state == UsageState::Pending
+            {
+                row.stored.state = UsageState::Applied {
+                    period_start: period.start(),
+                    billed: application.billed,
+                    late_reason: application.late_reason.clone(),
+                };
+            }
+        }
+        tables
+            .ledgers
+            .entry(key)
+            .or_insert_with(|| PeriodLedger::new(customer.clone(), *period))
+            .billed_total = ledger_total;
+        if let (Some(total), Some(c)) = (customer_usage, tables.customers.get_mut(customer)) {
+            c.current_period_usage = total;
         }
         Ok(outcome)
     }
@@ -377,5 +404,65 @@ impl UsageLedger for MemoryStore {
             .collect();
         found.sort_by(|a, b| a.usage_id.cmp(&b.usage_id));
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Usd;
+
+    fn record(id: &str, customer: &str) -> UsageRecord {
+        UsageRecord {
+            usage_id: UsageId::parse(id).unwrap(),
+            customer_id: CustomerId::parse(customer).unwrap(),
+            openai_cost_usd: Usd::parse("1").unwrap(),
+            occurred_at: 1_000,
+        }
+    }
+
+    fn application(id: &str, billed: Usd) -> UsageApplication {
+        UsageApplication {
+            usage_id: UsageId::parse(id).unwrap(),
+            billed,
+            late_reason: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_overflowing_batch_applies_nothing() {
+        // GIVEN two pending records whose billed amounts cannot be added exactly
+        let store = MemoryStore::new();
+        let c = CustomerId::parse("c1").unwrap();
+        let period = BillingPeriod::new(0, 10_000).unwrap();
+        store.put_usage_record(&record("u1", "c1"), 1).await.unwrap();
+        store.put_usage_record(&record("u2", "c1"), 1).await.unwrap();
+        let huge = Usd::new(rust_decimal::Decimal::MAX).unwrap();
+        // WHEN they are applied together
+        let result = store
+            .apply_usage(&c, &period, &[application("u1", huge), application("u2", huge)], 2)
+            .await;
+        // THEN it fails and leaves no record applied and no ledger total behind
+        assert!(matches!(result, Err(StoreError::AmountOverflow)));
+        let stored = store.get_usage_record(&UsageId::parse("u1").unwrap()).await.unwrap();
+        assert_eq!(stored.unwrap().state, UsageState::Pending);
+        assert_eq!(store.get_ledger(&c, 0).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_record_of_another_customer_is_never_applied_to_this_one() {
+        let store = MemoryStore::new();
+        store.put_usage_record(&record("u1", "c2"), 1).await.unwrap();
+        let outcome = store
+            .apply_usage(
+                &CustomerId::parse("c1").unwrap(),
+                &BillingPeriod::new(0, 10_000).unwrap(),
+                &[application("u1", Usd::parse("2").unwrap())],
+                2,
+            )
+            .await
+            .unwrap();
+        assert!(outcome.applied.is_empty());
+        assert_eq!(outcome.skipped.len(), 1);
     }
 }

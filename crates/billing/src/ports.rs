@@ -18,6 +18,10 @@ pub enum StoreError {
     /// A concurrent write to the same items won; retry the operation.
     #[error("conflicting concurrent write on {0}; retry")]
     Conflict(String),
+    /// A sum of amounts left the range of exact decimals; nothing was written, and a retry
+    /// cannot help.
+    #[error("amount overflow: nothing was written")]
+    AmountOverflow,
     /// An item could not be read back into its type.
     #[error("corrupt item {key} in {table}: {reason}")]
     Corrupt {
@@ -203,8 +207,8 @@ pub trait UsageLedger: Send + Sync {
     /// Reads a usage record and its state.
     async fn get_usage_record(&self, id: &UsageId) -> Result<Option<StoredUsage>, StoreError>;
 
-    /// Applies records to one customer's period ledger: each record is marked applied and its
-    /// `billed` added to the ledger's total (and to `current_period_usage` when `period` is the
+    /// Applies records to one customer's period ledger: each record of this customer is marked
+    /// applied and its `billed` added to the ledger's total (and to `current_period_usage` when `period` is the
     /// customer's current one) in one atomic write, at most once per record.
     async fn apply_usage(
         &self,
