@@ -245,13 +245,10 @@ impl UsageLedger for MemoryStore {
         let mut outcome = ApplyOutcome::default();
         let mut added = crate::money::Usd::ZERO;
         for application in records {
-            let pending = tables
-                .usage
-                .get(&application.usage_id)
-                .is_some_and(|row| {
-                    row.stored.state == UsageState::Pending
-                        && row.stored.record.customer_id == *customer
-                });
+            let pending = tables.usage.get(&application.usage_id).is_some_and(|row| {
+                row.stored.state == UsageState::Pending
+                    && row.stored.record.customer_id == *customer
+            });
             if pending && !outcome.applied.contains(&application.usage_id) {
                 added = added
                     .checked_add(application.billed)
@@ -435,16 +432,30 @@ mod tests {
         let store = MemoryStore::new();
         let c = CustomerId::parse("c1").unwrap();
         let period = BillingPeriod::new(0, 10_000).unwrap();
-        store.put_usage_record(&record("u1", "c1"), 1).await.unwrap();
-        store.put_usage_record(&record("u2", "c1"), 1).await.unwrap();
+        store
+            .put_usage_record(&record("u1", "c1"), 1)
+            .await
+            .unwrap();
+        store
+            .put_usage_record(&record("u2", "c1"), 1)
+            .await
+            .unwrap();
         let huge = Usd::new(rust_decimal::Decimal::MAX).unwrap();
         // WHEN they are applied together
         let result = store
-            .apply_usage(&c, &period, &[application("u1", huge), application("u2", huge)], 2)
+            .apply_usage(
+                &c,
+                &period,
+                &[application("u1", huge), application("u2", huge)],
+                2,
+            )
             .await;
         // THEN it fails and leaves no record applied and no ledger total behind
         assert!(matches!(result, Err(StoreError::AmountOverflow)));
-        let stored = store.get_usage_record(&UsageId::parse("u1").unwrap()).await.unwrap();
+        let stored = store
+            .get_usage_record(&UsageId::parse("u1").unwrap())
+            .await
+            .unwrap();
         assert_eq!(stored.unwrap().state, UsageState::Pending);
         assert_eq!(store.get_ledger(&c, 0).await.unwrap(), None);
     }
@@ -452,7 +463,10 @@ mod tests {
     #[tokio::test]
     async fn a_record_of_another_customer_is_never_applied_to_this_one() {
         let store = MemoryStore::new();
-        store.put_usage_record(&record("u1", "c2"), 1).await.unwrap();
+        store
+            .put_usage_record(&record("u1", "c2"), 1)
+            .await
+            .unwrap();
         let outcome = store
             .apply_usage(
                 &CustomerId::parse("c1").unwrap(),
