@@ -81,6 +81,7 @@ contract_suite! {
         a_period_change_racing_with_usage_on_the_new_period_never_loses_it,
         usage_on_the_old_period_racing_with_a_period_change_stays_out_of_the_new_one,
         racing_snapshots_end_with_the_newest_one_and_its_periods_usage,
+        a_live_subscription_is_never_replaced_by_another,
     ],
     webhook_events: [
         a_first_claim_owns_the_event_and_a_second_is_told_it_is_in_progress,

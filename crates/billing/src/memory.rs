@@ -127,10 +127,13 @@ impl CustomerStore for MemoryStore {
         let Some(customer) = tables.customers.get_mut(id) else {
             return Ok(SnapshotOutcome::UnknownCustomer);
         };
-        if let Some(stored) = &customer.subscription
-            && stored.version >= snapshot.version
-        {
-            return Ok(SnapshotOutcome::Stale);
+        if let Some(stored) = &customer.subscription {
+            if stored.version >= snapshot.version {
+                return Ok(SnapshotOutcome::Stale);
+            }
+            if stored.subscription_id != snapshot.subscription_id && !stored.status.is_terminal() {
+                return Ok(SnapshotOutcome::OtherSubscriptionCurrent);
+            }
         }
         let stored_start = customer
             .subscription

@@ -99,6 +99,9 @@ pub enum SnapshotOutcome {
     Stale,
     /// There is no such customer.
     UnknownCustomer,
+    /// The customer's current subscription is another one that is still live (not canceled or
+    /// expired): a snapshot of a different subscription never replaces it.
+    OtherSubscriptionCurrent,
 }
 
 /// The `customers` table.
@@ -122,7 +125,8 @@ pub trait CustomerStore: Send + Sync {
         now: i64,
     ) -> Result<LinkOutcome, StoreError>;
 
-    /// Stores a subscription snapshot if its version is greater than the stored one. When the
+    /// Stores a subscription snapshot if its version is greater than the stored one and the stored
+    /// subscription is this one, or absent, or over (canceled or expired). When the
     /// period changes, `current_period_usage` becomes the new period's ledger total, atomically, so
     /// usage already applied to the new period is never wiped.
     async fn apply_subscription(

@@ -6,6 +6,9 @@
 //!   of different ids leave exactly one.
 //! - A snapshot applies only over an older one: the condition `subscription_version < :v` (or no
 //!   version yet) makes an older or replayed webhook a no-op, whatever the arrival order.
+//! - A live subscription is never replaced by another: the condition also requires the stored
+//!   subscription to be this one, absent, or over (`canceled`/`incomplete_expired`), so a late
+//!   event about an old subscription cannot overwrite the current one.
 //! - `current_period_usage` equals the current period's ledger total: on a period change it is set
 //!   to the new period's `billed_total` in the same transaction as a `ConditionCheck` that this
 //!   total is still the one read, so usage applied to the new period meanwhile is never wiped (the
@@ -81,13 +84,30 @@ fn stored_period(v: &ItemView<'_>) -> Result<Option<BillingPeriod>, StoreError> 
 }
 
 /// Why a snapshot's customer update was refused, read from the item as it is.
-fn refusal(table: &str, item: Option<&Item>, version: u64) -> Result<Refusal, StoreError> {
+fn refusal(
+    table: &str,
+    item: Option<&Item>,
+    version: u64,
+    subscription: &billing::ids::StripeSubscriptionId,
+) -> Result<Refusal, StoreError> {
     let Some(item) = item else {
         return Ok(Refusal::Final(SnapshotOutcome::UnknownCustomer));
     };
-    let stored = ItemView::new(table, &KEY, item).opt_u64("subscription_version")?;
+    let view = ItemView::new(table, &KEY, item);
+    let stored = view.opt_u64("subscription_version")?;
+    let stored_subscription = view.opt_parsed("stripe_subscription_id", |id| {
+        billing::ids::StripeSubscriptionId::parse(id)
+    })?;
+    let stored_status = view.opt_parsed("subscription_status", |text| {
+        billing::subscription::SubscriptionStatus::parse(text).ok_or("unknown status")
+    })?;
     match stored {
         Some(stored) if stored >= version => Ok(Refusal::Final(SnapshotOutcome::Stale)),
+        _ if stored_subscription.is_some_and(|id| id != *subscription)
+            && stored_status.is_some_and(|status| !status.is_terminal()) =>
+        {
+            Ok(Refusal::Final(SnapshotOutcome::OtherSubscriptionCurrent))
+        }
         // Newer snapshot, so the stored period moved since it was read: read again.
         _ => Ok(Refusal::Retry),
     }
@@ -125,7 +145,9 @@ impl DynamoStore {
             .expression_attribute_values(":status", s(snapshot.status.as_str()))
             .expression_attribute_values(":cancel", boolean(snapshot.cancel_at_period_end))
             .expression_attribute_values(":v", n(snapshot.version))
-            .expression_attribute_values(":now", n(now));
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":canceled", s("canceled"))
+            .expression_attribute_values(":expired", s("incomplete_expired"));
         match snapshot.current_period {
             Some(period) => {
                 set.extend(["current_period_start = :ps", "current_period_end = :pe"]);
@@ -156,6 +178,8 @@ impl DynamoStore {
             .condition_expression(format!(
                 "attribute_exists(customer_id) AND \
                  (attribute_not_exists(subscription_version) OR subscription_version < :v) AND \
+                 (attribute_not_exists(stripe_subscription_id) OR stripe_subscription_id = :sub \
+                  OR subscription_status IN (:canceled, :expired)) AND \
                  {period_guard}"
             ))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -314,7 +338,12 @@ impl CustomerStore for DynamoStore {
                     Some(item) => Some(item.clone()),
                     None => self.get_item(table, customer_key(id)).await?,
                 };
-                if let Refusal::Final(outcome) = refusal(table, item.as_ref(), snapshot.version)? {
+                if let Refusal::Final(outcome) = refusal(
+                    table,
+                    item.as_ref(),
+                    snapshot.version,
+                    &snapshot.subscription_id,
+                )? {
                     return Ok(outcome);
                 }
             }

@@ -1,7 +1,8 @@
 //! The `customers` contract: linking, lookup, snapshots and the period reset.
 
+use billing::ids::StripeSubscriptionId;
 use billing::ports::{LinkOutcome, SnapshotOutcome};
-use billing::subscription::SubscriptionStatus;
+use billing::subscription::{SubscriptionSnapshot, SubscriptionStatus};
 use billing::usage::UsageApplication;
 
 use std::time::Duration;
@@ -429,4 +430,47 @@ pub async fn racing_snapshots_end_with_the_newest_one_and_its_periods_usage<S: S
         );
         assert_eq!(customer.current_period_usage, usd("0.5"), "round {round}");
     }
+}
+
+pub async fn a_live_subscription_is_never_replaced_by_another<S: Store>(store: &S) {
+    // GIVEN a customer whose current subscription sub_new is active
+    let c = cid("c1");
+    store
+        .link_stripe_customer(&c, &scid("1"), NOW)
+        .await
+        .unwrap();
+    let of = |id: &str, status: SubscriptionStatus, version: u64| SubscriptionSnapshot {
+        subscription_id: StripeSubscriptionId::parse(id).unwrap(),
+        status,
+        ..snapshot(version, Some(p1()))
+    };
+    let mut current = of("sub_new", SubscriptionStatus::Active, 10);
+    assert_eq!(
+        store.apply_subscription(&c, &current, NOW).await.unwrap(),
+        SnapshotOutcome::Applied
+    );
+    // WHEN a newer snapshot of an old subscription arrives (a late event re-fetched)
+    let old = of("sub_old", SubscriptionStatus::Canceled, 20);
+    // THEN it is refused and the current one stays
+    assert_eq!(
+        store.apply_subscription(&c, &old, NOW).await.unwrap(),
+        SnapshotOutcome::OtherSubscriptionCurrent
+    );
+    let stored = store
+        .get_customer(&c)
+        .await
+        .unwrap()
+        .unwrap()
+        .subscription
+        .unwrap();
+    assert_eq!(stored.subscription_id.as_str(), "sub_new");
+    // AND once the current one is canceled, a new subscription may take its place
+    current.status = SubscriptionStatus::Canceled;
+    current.version = 30;
+    store.apply_subscription(&c, &current, NOW).await.unwrap();
+    let next = of("sub_next", SubscriptionStatus::Active, 40);
+    assert_eq!(
+        store.apply_subscription(&c, &next, NOW).await.unwrap(),
+        SnapshotOutcome::Applied
+    );
 }

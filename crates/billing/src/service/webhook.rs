@@ -10,7 +10,8 @@
 //!
 //! Events about a subscription that is no longer the customer's current one never touch the
 //! current one: a snapshot for another subscription is stored only when the current one is over
-//! (canceled or expired) or absent.
+//! (canceled or expired) or absent. The handler checks this early to skip the Stripe call, and
+//! the store's write re-checks it, so a race between two handlers cannot get around it.
 
 use tracing::{info, warn};
 
@@ -250,6 +251,9 @@ async fn store_latest(
         SnapshotOutcome::UnknownCustomer => {
             Err(ApplyError::UnknownCustomer(customer.customer_id.clone()))
         }
+        SnapshotOutcome::OtherSubscriptionCurrent => Ok(Outcome::Ignored(format!(
+            "{subscription_id} is not the current subscription"
+        ))),
     }
 }
 
