@@ -23,6 +23,8 @@
 mod customers;
 #[path = "store_contract/intents.rs"]
 mod intents;
+#[path = "store_contract/onboarding.rs"]
+mod onboarding;
 #[path = "store_contract/support.rs"]
 mod support;
 #[path = "store_contract/usage.rs"]
@@ -110,6 +112,14 @@ contract_suite! {
         an_empty_apply_opens_the_ledger_at_zero,
         unapplied_records_are_listed_by_write_time_until_applied_or_rejected,
         a_record_of_another_customer_is_never_applied_to_this_one,
+    ],
+    onboarding: [
+        the_first_customer_request_is_kept_and_later_ones_read_it_back,
+        concurrent_customer_requests_agree_on_one,
+        a_checkout_slot_starts_empty_at_generation_zero,
+        one_session_is_remembered_per_generation,
+        retiring_a_generation_moves_it_once_and_frees_the_slot,
+        a_session_cannot_be_remembered_for_a_retired_generation,
     ],
     intents: [
         an_intent_from_the_ledgers_units_is_persisted,

@@ -9,9 +9,11 @@ use std::sync::Mutex;
 use crate::ids::{CustomerId, StripeCustomerId, StripeEventId, UsageId};
 use crate::period::BillingPeriod;
 use crate::ports::{
-    ApplyOutcome, ClaimOutcome, CustomerRecord, CustomerStore, IntentOutcome, LinkOutcome,
-    SnapshotOutcome, StoreError, UsageLedger, WebhookEvents,
+    ApplyOutcome, CheckoutSlot, ClaimOutcome, CustomerRecord, CustomerStore, IntentOutcome,
+    LinkOutcome, Onboarding, OpenCheckout, SnapshotOutcome, StoreError, UsageLedger,
+    WebhookEvents,
 };
+use crate::stripe::NewCustomer;
 use crate::subscription::SubscriptionSnapshot;
 use crate::usage::{
     MeterIntent, PeriodLedger, StoredUsage, UsageApplication, UsageRecord, UsageState,
@@ -37,6 +39,8 @@ struct Tables {
     events: HashMap<StripeEventId, EventMarker>,
     usage: HashMap<UsageId, UsageRow>,
     ledgers: BTreeMap<(CustomerId, i64), PeriodLedger>,
+    customer_requests: HashMap<CustomerId, NewCustomer>,
+    checkout_slots: HashMap<CustomerId, CheckoutSlot>,
 }
 
 /// All ports in memory.
@@ -147,6 +151,68 @@ impl CustomerStore for MemoryStore {
         customer.subscription = Some(snapshot.clone());
         customer.updated_at = now;
         Ok(SnapshotOutcome::Applied)
+    }
+}
+
+#[async_trait]
+impl Onboarding for MemoryStore {
+    async fn stripe_customer_request(
+        &self,
+        proposed: &NewCustomer,
+        now: i64,
+    ) -> Result<NewCustomer, StoreError> {
+        let mut tables = self.lock();
+        tables
+            .customers
+            .entry(proposed.customer_id.clone())
+            .or_insert_with(|| new_customer(&proposed.customer_id, now));
+        Ok(tables
+            .customer_requests
+            .entry(proposed.customer_id.clone())
+            .or_insert_with(|| proposed.clone())
+            .clone())
+    }
+
+    async fn checkout_slot(&self, id: &CustomerId) -> Result<CheckoutSlot, StoreError> {
+        Ok(self.lock().checkout_slots.get(id).cloned().unwrap_or_default())
+    }
+
+    async fn remember_checkout(
+        &self,
+        id: &CustomerId,
+        generation: u64,
+        session: &OpenCheckout,
+        _now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tables = self.lock();
+        let slot = tables.checkout_slots.entry(id.clone()).or_default();
+        let free = match &slot.open {
+            None => true,
+            Some(open) => open.session_id == session.session_id,
+        };
+        if slot.generation != generation || !free {
+            return Ok(false);
+        }
+        slot.open = Some(session.clone());
+        Ok(true)
+    }
+
+    async fn retire_checkout(
+        &self,
+        id: &CustomerId,
+        generation: u64,
+        _now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tables = self.lock();
+        let slot = tables.checkout_slots.entry(id.clone()).or_default();
+        if slot.generation != generation {
+            return Ok(false);
+        }
+        *slot = CheckoutSlot {
+            generation: generation + 1,
+            open: None,
+        };
+        Ok(true)
     }
 }
 

@@ -259,3 +259,62 @@ pub trait UsageLedger: Send + Sync {
         written_before: i64,
     ) -> Result<Vec<UsageRecord>, StoreError>;
 }
+
+/// A Checkout Session kept for a customer, so that a second request (two tabs, a double click)
+/// gets the same session instead of another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenCheckout {
+    /// The session.
+    pub session_id: crate::ids::CheckoutSessionId,
+    /// Its hosted page.
+    pub url: String,
+    /// When Stripe expires it (unix seconds).
+    pub expires_at: i64,
+}
+
+/// A customer's checkout slot. `generation` numbers the Checkout Sessions made for the customer:
+/// the session of generation `g` is created under the idempotency key derived from `g`, so
+/// concurrent requests of one generation get one session from Stripe; a completed or expired
+/// session is retired by moving to `g + 1`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckoutSlot {
+    /// The current generation (0 before any checkout).
+    pub generation: u64,
+    /// The session remembered for this generation, if any.
+    pub open: Option<OpenCheckout>,
+}
+
+/// Sign-up and checkout state kept on the `customers` item.
+#[async_trait]
+pub trait Onboarding: Send + Sync {
+    /// Stores `proposed` as the customer's Stripe customer-creation request unless one is stored,
+    /// and returns the stored one: every path (sign-up trigger, lazy creation at checkout) then
+    /// creates the Stripe customer with identical parameters under the same idempotency key.
+    async fn stripe_customer_request(
+        &self,
+        proposed: &crate::stripe::NewCustomer,
+        now: i64,
+    ) -> Result<crate::stripe::NewCustomer, StoreError>;
+
+    /// The customer's checkout slot (generation 0 and no session for an unknown customer).
+    async fn checkout_slot(&self, id: &CustomerId) -> Result<CheckoutSlot, StoreError>;
+
+    /// Remembers `session` for `generation`; `false` if the generation moved on or another session
+    /// is already remembered for it.
+    async fn remember_checkout(
+        &self,
+        id: &CustomerId,
+        generation: u64,
+        session: &OpenCheckout,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Retires `generation` (its session completed or expired): the slot moves to
+    /// `generation + 1` with no session; `false` if the generation had already moved on.
+    async fn retire_checkout(
+        &self,
+        id: &CustomerId,
+        generation: u64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+}

@@ -35,9 +35,9 @@ use super::tables::STRIPE_CUSTOMER_INDEX;
 use super::transact::ActionFate;
 use super::usage_ledger::ledger_key;
 
-const KEY: [&str; 1] = ["customer_id"];
+pub(super) const KEY: [&str; 1] = ["customer_id"];
 
-fn customer_key(id: &CustomerId) -> Item {
+pub(super) fn customer_key(id: &CustomerId) -> Item {
     Item::from([("customer_id".to_string(), s(id.as_str()))])
 }
 

@@ -14,6 +14,7 @@
 //! - [`tables`]: [`create_tables`], the four tables with their keys, GSI, stream and TTL.
 //! - `attributes`: attribute values to and from domain types; decimals read from the number text.
 //! - `customers`: [`CustomerStore`](billing::ports::CustomerStore) (link, snapshots, GSI lookup).
+//! - `onboarding`: [`Onboarding`](billing::ports::Onboarding) (creation request, checkout slot).
 //! - `webhook_events`: [`WebhookEvents`](billing::ports::WebhookEvents) (claim, complete, release).
 //! - `usage_ledger`: [`UsageLedger`](billing::ports::UsageLedger) (records, ledger, intents).
 //! - `errors`: SDK errors to [`StoreError`](billing::ports::StoreError), keeping the source.
@@ -22,6 +23,7 @@
 mod attributes;
 mod customers;
 mod errors;
+mod onboarding;
 mod retry;
 pub mod tables;
 mod transact;

@@ -15,14 +15,14 @@ use billing::config::TablesConfig;
 use billing::ids::{CustomerId, StripeCustomerId, StripeEventId, StripeSubscriptionId, UsageId};
 use billing::money::Usd;
 use billing::period::BillingPeriod;
-use billing::ports::{CustomerStore, UsageLedger, WebhookEvents};
+use billing::ports::{CustomerStore, Onboarding, UsageLedger, WebhookEvents};
 use billing::subscription::{SubscriptionSnapshot, SubscriptionStatus};
 use billing::usage::{MeterIntent, UsageApplication, UsageRecord};
 use billing_adapters::dynamodb::{DynamoStore, create_tables};
 
 /// Every store port: what the contract is written against.
-pub trait Store: CustomerStore + WebhookEvents + UsageLedger + Send + Sync {}
-impl<T: CustomerStore + WebhookEvents + UsageLedger + Send + Sync> Store for T {}
+pub trait Store: CustomerStore + WebhookEvents + UsageLedger + Onboarding + Send + Sync {}
+impl<T: CustomerStore + WebhookEvents + UsageLedger + Onboarding + Send + Sync> Store for T {}
 
 /// A fixed "now" for tests that do not care about time.
 pub const NOW: i64 = 1_700_000_000;
