@@ -72,3 +72,20 @@ pub(crate) fn is_conflict_code(code: Option<&str>) -> bool {
         Some("TransactionConflictException" | "TransactionConflict")
     )
 }
+
+/// The outcome of a conditional write: `Ok(true)` when it was made, `Ok(false)` when only its
+/// condition failed, any other failure mapped by [`sdk`].
+pub(crate) fn conditional<T, E, R>(
+    what: &str,
+    result: Result<T, SdkError<E, R>>,
+) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + Error + Send + Sync + 'static,
+    R: Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if err.code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(err) => Err(sdk(what, err)),
+    }
+}

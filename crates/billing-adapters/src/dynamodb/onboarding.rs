@@ -10,7 +10,6 @@
 //!   (`attribute_not_exists(checkout_session_id) OR checkout_session_id = :sid`).
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::ReturnValue;
 use billing::ids::{CheckoutSessionId, CustomerId};
 use billing::ports::{CheckoutSlot, Onboarding, OpenCheckout, StoreError};
@@ -42,14 +41,6 @@ fn request_from_item(table: &str, id: &CustomerId, item: &Item) -> Result<NewCus
         cognito_sub: text("stripe_request_cognito_sub")?,
         test_clock: text("stripe_request_test_clock")?,
     })
-}
-
-/// Whether an SDK update failed only on its condition.
-fn condition_failed<R>(err: &aws_sdk_dynamodb::error::SdkError<UpdateItemError, R>) -> bool {
-    matches!(
-        err.as_service_error(),
-        Some(UpdateItemError::ConditionalCheckFailedException(_))
-    )
 }
 
 #[async_trait]
@@ -97,22 +88,19 @@ impl Onboarding for DynamoStore {
             .return_values(ReturnValue::None)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(proposed.clone()),
-            Err(err) if condition_failed(&err) => {
-                let item = self
-                    .get_item(table, customer_key(&proposed.customer_id))
-                    .await?
-                    .ok_or_else(|| {
-                        StoreError::Conflict(format!(
-                            "{table} customer_id={}: request refused but no item",
-                            proposed.customer_id
-                        ))
-                    })?;
-                request_from_item(table, &proposed.customer_id, &item)
-            }
-            Err(err) => Err(errors::sdk(table, err)),
+        if errors::conditional(table, result)? {
+            return Ok(proposed.clone());
         }
+        let item = self
+            .get_item(table, customer_key(&proposed.customer_id))
+            .await?
+            .ok_or_else(|| {
+                StoreError::Conflict(format!(
+                    "{table} customer_id={}: request refused but no item",
+                    proposed.customer_id
+                ))
+            })?;
+        request_from_item(table, &proposed.customer_id, &item)
     }
 
     async fn checkout_slot(&self, id: &CustomerId) -> Result<CheckoutSlot, StoreError> {
@@ -165,11 +153,7 @@ impl Onboarding for DynamoStore {
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if condition_failed(&err) => Ok(false),
-            Err(err) => Err(errors::sdk(table, err)),
-        }
+        errors::conditional(table, result)
     }
 
     async fn retire_checkout(
@@ -196,10 +180,6 @@ impl Onboarding for DynamoStore {
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if condition_failed(&err) => Ok(false),
-            Err(err) => Err(errors::sdk(table, err)),
-        }
+        errors::conditional(table, result)
     }
 }

@@ -22,7 +22,6 @@
 use std::collections::HashSet;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem, Update};
 use billing::ids::{CustomerId, UsageId};
@@ -331,18 +330,7 @@ impl UsageLedger for DynamoStore {
             .condition_expression("attribute_not_exists(usage_id)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(errors::sdk(table, err)),
-        }
+        errors::conditional(table, result)
     }
 
     async fn get_usage_record(&self, id: &UsageId) -> Result<Option<StoredUsage>, StoreError> {

@@ -16,9 +16,7 @@
 //!   touch the new claim.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use billing::ids::StripeEventId;
 use billing::ports::{ClaimOutcome, StoreError, WebhookEvents};
@@ -115,18 +113,7 @@ impl WebhookEvents for DynamoStore {
             .expression_attribute_values(":t", s(token))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(errors::sdk(table, err)),
-        }
+        errors::conditional(table, result)
     }
 
     async fn release(&self, event_id: &StripeEventId, token: &str) -> Result<bool, StoreError> {
@@ -143,17 +130,6 @@ impl WebhookEvents for DynamoStore {
             .expression_attribute_values(":t", s(token))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(DeleteItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(errors::sdk(table, err)),
-        }
+        errors::conditional(table, result)
     }
 }
