@@ -10,8 +10,7 @@ use crate::ids::{CustomerId, StripeCustomerId, StripeEventId, UsageId};
 use crate::period::BillingPeriod;
 use crate::ports::{
     ApplyOutcome, CheckoutSlot, ClaimOutcome, CustomerRecord, CustomerStore, IntentOutcome,
-    LinkOutcome, Onboarding, OpenCheckout, SnapshotOutcome, StoreError, UsageLedger,
-    WebhookEvents,
+    LinkOutcome, Onboarding, OpenCheckout, SnapshotOutcome, StoreError, UsageLedger, WebhookEvents,
 };
 use crate::stripe::NewCustomer;
 use crate::subscription::SubscriptionSnapshot;
@@ -174,7 +173,12 @@ impl Onboarding for MemoryStore {
     }
 
     async fn checkout_slot(&self, id: &CustomerId) -> Result<CheckoutSlot, StoreError> {
-        Ok(self.lock().checkout_slots.get(id).cloned().unwrap_or_default())
+        Ok(self
+            .lock()
+            .checkout_slots
+            .get(id)
+            .cloned()
+            .unwrap_or_default())
     }
 
     async fn remember_checkout(
