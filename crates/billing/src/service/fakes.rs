@@ -36,11 +36,65 @@ impl Clock for FakeClock {
     }
 }
 
-/// Serves `retrieve_subscription` from a map; every other call is refused.
+/// Serves subscriptions from a map, and customers, Checkout Sessions and portal sessions with
+/// Stripe's idempotency (same key and parameters replay, other parameters are refused); meter
+/// events are refused.
 #[derive(Default)]
 pub struct FakeStripe {
     pub subscriptions: Mutex<HashMap<StripeSubscriptionId, Subscription>>,
     pub retrievals: Mutex<u32>,
+    /// Idempotency key -> (parameters, response JSON).
+    pub replies: Mutex<HashMap<String, (String, serde_json::Value)>>,
+    /// Every object created (not replayed), in order.
+    pub created: Mutex<Vec<String>>,
+    /// Checkout Session status by id (`open` when created).
+    pub session_status: Mutex<HashMap<String, String>>,
+}
+
+impl FakeStripe {
+    fn idempotent(
+        &self,
+        key: &str,
+        params: String,
+        make: impl FnOnce(usize) -> serde_json::Value,
+    ) -> Result<serde_json::Value, StripeError> {
+        let mut replies = self.replies.lock().unwrap();
+        if let Some((stored, reply)) = replies.get(key) {
+            if *stored != params {
+                return Err(StripeError::Api {
+                    status: 400,
+                    error_type: "idempotency_error".into(),
+                    code: None,
+                    param: None,
+                    message: "Keys for idempotent requests can only be used with the same parameters they were first used with.".into(),
+                    request_id: None,
+                    should_retry: None,
+                });
+            }
+            return Ok(reply.clone());
+        }
+        let mut created = self.created.lock().unwrap();
+        let reply = make(created.len());
+        created.push(reply["id"].as_str().unwrap_or_default().to_string());
+        replies.insert(key.to_string(), (params, reply.clone()));
+        Ok(reply)
+    }
+
+    pub fn created_with_prefix(&self, prefix: &str) -> usize {
+        self.created
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|id| id.starts_with(prefix))
+            .count()
+    }
+
+    pub fn set_session_status(&self, id: &str, status: &str) {
+        self.session_status
+            .lock()
+            .unwrap()
+            .insert(id.to_string(), status.to_string());
+    }
 }
 
 impl FakeStripe {
@@ -59,31 +113,65 @@ fn unused() -> StripeError {
 
 #[async_trait::async_trait]
 impl StripeApi for FakeStripe {
-    async fn create_customer(&self, _: &NewCustomer, _: &str) -> Result<Customer, StripeError> {
-        Err(unused())
+    async fn create_customer(
+        &self,
+        params: &NewCustomer,
+        key: &str,
+    ) -> Result<Customer, StripeError> {
+        let reply = self.idempotent(
+            key,
+            format!("{:?}", params.to_form()),
+            |n| serde_json::json!({"id": format!("cus_fake{n}"), "email": params.email}),
+        )?;
+        Ok(serde_json::from_value(reply).unwrap())
     }
     async fn retrieve_customer(&self, _: &StripeCustomerId) -> Result<Customer, StripeError> {
         Err(unused())
     }
     async fn create_checkout_session(
         &self,
-        _: &NewCheckoutSession,
-        _: &str,
+        params: &NewCheckoutSession,
+        key: &str,
     ) -> Result<CheckoutSession, StripeError> {
-        Err(unused())
+        let reply = self.idempotent(key, format!("{:?}", params.to_form()), |n| {
+            let id = format!("cs_fake{n}");
+            serde_json::json!({"id": id, "url": format!("https://checkout.fake/{id}"),
+                "status": "open", "expires_at": 4_000_000_000i64,
+                "customer": params.stripe_customer_id.as_str()})
+        })?;
+        let session: CheckoutSession = serde_json::from_value(reply).unwrap();
+        self.session_status
+            .lock()
+            .unwrap()
+            .entry(session.id.to_string())
+            .or_insert_with(|| "open".into());
+        Ok(session)
     }
     async fn retrieve_checkout_session(
         &self,
-        _: &CheckoutSessionId,
+        id: &CheckoutSessionId,
     ) -> Result<CheckoutSession, StripeError> {
-        Err(unused())
+        let status = self
+            .session_status
+            .lock()
+            .unwrap()
+            .get(id.as_str())
+            .cloned()
+            .unwrap_or_else(|| "expired".into());
+        Ok(
+            serde_json::from_value(serde_json::json!({"id": id.as_str(), "status": status}))
+                .unwrap(),
+        )
     }
     async fn create_portal_session(
         &self,
-        _: &NewPortalSession,
-        _: &str,
+        params: &NewPortalSession,
+        key: &str,
     ) -> Result<PortalSession, StripeError> {
-        Err(unused())
+        let reply = self.idempotent(key, format!("{:?}", params.to_form()), |n| {
+            serde_json::json!({"id": format!("bps_fake{n}"), "url": format!("https://portal.fake/{n}")})
+        })?;
+        Ok(serde_json::from_value(reply).unwrap())
     }
     async fn retrieve_subscription(
         &self,

@@ -1,5 +1,7 @@
 //! Use cases, one per module, over the ports: they never see a concrete client.
 
+pub mod onboarding;
+pub mod subscription_view;
 pub mod webhook;
 
 #[cfg(test)]

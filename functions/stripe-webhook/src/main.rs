@@ -1,0 +1,37 @@
+//! Cold start of the Stripe webhook function: configuration, clients and secrets once, then the
+//! runtime loop.
+
+use billing::config::{ProcessEnv, StripeConfig, TablesConfig, WebhookConfig};
+use billing::ports::SystemClock;
+use billing::service::webhook::WebhookDeps;
+use billing_lambda::cold_start;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let env = ProcessEnv;
+    let webhook_config = WebhookConfig::from_env(&env)?;
+    let stripe_config = StripeConfig::from_env(&env)?;
+    let tables = TablesConfig::from_env(&env);
+
+    let sdk = cold_start::aws_config().await;
+    let secrets = cold_start::secrets_reader(&sdk);
+    let verifier = cold_start::webhook_verifier(&secrets, &webhook_config).await?;
+    let stripe = cold_start::stripe_client(&secrets, &stripe_config).await?;
+    let store = cold_start::dynamo_store(&sdk, tables);
+    let clock = SystemClock;
+    let deps = WebhookDeps {
+        events: &store,
+        customers: &store,
+        stripe: &stripe,
+        clock: &clock,
+        verifier: &verifier,
+    };
+
+    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| {
+        let deps = &deps;
+        async move { Ok::<_, Error>(stripe_webhook::handler(deps, event).await) }
+    }))
+    .await
+}

@@ -1,0 +1,450 @@
+//! What the end-to-end tests share: a store on moto with fresh tables, the Stripe stand-in over
+//! HTTP, an injectable clock, and API Gateway v2 events built from the fixture.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use aws_sdk_dynamodb::config::http::HttpRequest;
+use aws_sdk_dynamodb::config::{
+    BehaviorVersion, Credentials, HttpClient, Region, RuntimeComponents, SharedHttpClient,
+};
+use aws_smithy_runtime_api::client::http::{
+    HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use base64::Engine as _;
+use billing::config::TablesConfig;
+use billing::ids::{CheckoutSessionId, CustomerId, StripeCustomerId, StripeSubscriptionId};
+use billing::ports::{Clock, CustomerStore};
+use billing::stripe::{
+    CheckoutSession, Customer, MeterEventOutcome, MeterEventSummary, NewCheckoutSession,
+    NewCustomer, NewMeterEvent, NewPortalSession, PortalSession, StripeApi, StripeError,
+    Subscription,
+};
+use billing::subscription::SubscriptionSnapshot;
+use billing::webhook::{SignatureVerifier, sign_header};
+use billing_adapters::dynamodb::{DynamoStore, create_tables};
+use billing_adapters::stripe_http::StripeHttpClient;
+use lambda_runtime::{Context, LambdaEvent};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use stripe_webhook::WebhookDeps;
+
+/// The stand-in accepts any test key.
+pub const KEY: &str = "sk_test_stripe_sim";
+/// The signing secret most tests configure.
+pub const SECRET: &str = "whsec_e2e_current";
+
+const FIXTURE: &str = include_str!("../fixtures/apigw-v2-stripe-webhook.json");
+
+/// The machine's clock moved by an offset the test controls (versions stay increasing).
+#[derive(Debug, Default)]
+pub struct TestClock {
+    offset_secs: AtomicI64,
+}
+
+impl TestClock {
+    /// Moves the clock forward.
+    pub fn advance(&self, secs: i64) {
+        self.offset_secs.fetch_add(secs, Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> i64 {
+        self.now_millis() / 1000
+    }
+
+    fn now_millis(&self) -> i64 {
+        billing::ports::SystemClock.now_millis() + self.offset_secs.load(Ordering::SeqCst) * 1000
+    }
+}
+
+/// The Stripe client, counting subscription re-fetches (one per applied event).
+pub struct CountingStripe {
+    pub inner: StripeHttpClient,
+    pub retrievals: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl StripeApi for CountingStripe {
+    async fn create_customer(&self, p: &NewCustomer, k: &str) -> Result<Customer, StripeError> {
+        self.inner.create_customer(p, k).await
+    }
+    async fn retrieve_customer(&self, id: &StripeCustomerId) -> Result<Customer, StripeError> {
+        self.inner.retrieve_customer(id).await
+    }
+    async fn create_checkout_session(
+        &self,
+        p: &NewCheckoutSession,
+        k: &str,
+    ) -> Result<CheckoutSession, StripeError> {
+        self.inner.create_checkout_session(p, k).await
+    }
+    async fn retrieve_checkout_session(
+        &self,
+        id: &CheckoutSessionId,
+    ) -> Result<CheckoutSession, StripeError> {
+        self.inner.retrieve_checkout_session(id).await
+    }
+    async fn create_portal_session(
+        &self,
+        p: &NewPortalSession,
+        k: &str,
+    ) -> Result<PortalSession, StripeError> {
+        self.inner.create_portal_session(p, k).await
+    }
+    async fn retrieve_subscription(
+        &self,
+        id: &StripeSubscriptionId,
+    ) -> Result<Subscription, StripeError> {
+        self.retrievals.fetch_add(1, Ordering::SeqCst);
+        self.inner.retrieve_subscription(id).await
+    }
+    async fn create_meter_event(
+        &self,
+        e: &NewMeterEvent,
+    ) -> Result<MeterEventOutcome, StripeError> {
+        self.inner.create_meter_event(e).await
+    }
+    async fn list_meter_event_summaries(
+        &self,
+        meter_id: &str,
+        customer: &StripeCustomerId,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<MeterEventSummary>, StripeError> {
+        self.inner
+            .list_meter_event_summaries(meter_id, customer, start, end)
+            .await
+    }
+}
+
+/// One test's world: its own tables, its own stand-in, its own clock.
+pub struct World {
+    pub store: DynamoStore,
+    pub sim: stripe_sim::Server,
+    pub stripe: CountingStripe,
+    pub clock: TestClock,
+    pub verifier: SignatureVerifier,
+    pub price: String,
+    invocations: AtomicU32,
+}
+
+impl World {
+    /// A world whose verifier accepts `secrets`, or `None` when moto is not configured.
+    pub async fn new(test: &str, secrets: &[&str]) -> Option<World> {
+        let store = dynamo_store(test).await?;
+        let sim = stripe_sim::serve(stripe_sim::Config {
+            port: 0,
+            ..stripe_sim::Config::default()
+        })
+        .await
+        .unwrap();
+        let inner = StripeHttpClient::builder(SecretString::from(KEY))
+            .base_url(sim.base_url())
+            .build()
+            .unwrap();
+        let verifier =
+            SignatureVerifier::new(secrets.iter().map(|s| SecretString::from(*s)).collect());
+        let mut world = World {
+            store,
+            sim,
+            stripe: CountingStripe {
+                inner,
+                retrievals: AtomicUsize::new(0),
+            },
+            clock: TestClock::default(),
+            verifier,
+            price: String::new(),
+            invocations: AtomicU32::new(0),
+        };
+        let price = world
+            .sim_post(
+                "/v1/prices",
+                &[
+                    ("currency", "usd"),
+                    ("unit_amount", "2900"),
+                    ("recurring[interval]", "month"),
+                    ("product_data[name]", "Lead Magnet AI Pro"),
+                ],
+            )
+            .await;
+        world.price = price["id"].as_str().unwrap().to_string();
+        Some(world)
+    }
+
+    /// The ports as the function's `main` lends them.
+    pub fn deps(&self) -> WebhookDeps<'_> {
+        WebhookDeps {
+            events: &self.store,
+            customers: &self.store,
+            stripe: &self.stripe,
+            clock: &self.clock,
+            verifier: &self.verifier,
+        }
+    }
+
+    /// A POST to the stand-in (a fresh idempotency key each time).
+    pub async fn sim_post(&self, path: &str, form: &[(&str, &str)]) -> Value {
+        let form: Vec<(String, String)> = form
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let key = format!("test-{}", fastrand::u64(..));
+        self.stripe
+            .inner
+            .post_form(path, &form, &key)
+            .await
+            .unwrap()
+    }
+
+    /// A customer in the stand-in, not linked in the store.
+    pub async fn stripe_customer(&self, customer_id: &str) -> StripeCustomerId {
+        let customer = self
+            .sim_post(
+                "/v1/customers",
+                &[
+                    ("email", &format!("{customer_id}@example.com")),
+                    ("metadata[customer_id]", customer_id),
+                ],
+            )
+            .await;
+        StripeCustomerId::parse(customer["id"].as_str().unwrap()).unwrap()
+    }
+
+    /// Links `customer_id` to `stripe` in the store.
+    pub async fn link(&self, customer_id: &str, stripe: &StripeCustomerId) {
+        self.store
+            .link_stripe_customer(&cid(customer_id), stripe, self.clock.now())
+            .await
+            .unwrap();
+    }
+
+    /// A customer in the stand-in, linked in the store.
+    pub async fn linked_customer(&self, customer_id: &str) -> StripeCustomerId {
+        let stripe = self.stripe_customer(customer_id).await;
+        self.link(customer_id, &stripe).await;
+        stripe
+    }
+
+    /// An active $29/month subscription in the stand-in.
+    pub async fn subscription(&self, stripe: &StripeCustomerId) -> Value {
+        self.sim_post(
+            "/v1/subscriptions",
+            &[
+                ("customer", stripe.as_str()),
+                ("items[0][price]", self.price.as_str()),
+            ],
+        )
+        .await
+    }
+
+    /// The stand-in's subscription as it is now.
+    pub async fn sim_subscription(&self, id: &str) -> Value {
+        self.stripe
+            .inner
+            .get_json(&format!("/v1/subscriptions/{id}"), &[])
+            .await
+            .unwrap()
+    }
+
+    /// The stored subscription of `customer_id`.
+    pub async fn stored(&self, customer_id: &str) -> Option<SubscriptionSnapshot> {
+        self.store
+            .get_customer(&cid(customer_id))
+            .await
+            .unwrap()
+            .and_then(|c| c.subscription)
+    }
+
+    /// A header signed with [`SECRET`] now.
+    pub fn sign(&self, body: &[u8]) -> String {
+        sign_header(body, SECRET, self.clock.now())
+    }
+
+    /// Delivers `body` signed with [`SECRET`] now, as a text body.
+    pub async fn deliver(&self, body: &[u8]) -> ApiGatewayV2httpResponse {
+        let header = self.sign(body);
+        self.invoke(request(body, Some(&header), false)).await
+    }
+
+    /// Runs the handler on `request` with a fresh Lambda request id.
+    pub async fn invoke(&self, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+        let n = self.invocations.fetch_add(1, Ordering::SeqCst);
+        stripe_webhook::handler(&self.deps(), lambda_event(request, &format!("req-{n}"))).await
+    }
+
+    /// How many times Stripe was asked for a subscription.
+    pub fn retrievals(&self) -> usize {
+        self.stripe.retrievals.load(Ordering::SeqCst)
+    }
+
+    /// Drops the tables of a passed test (moto keeps everything in memory).
+    pub async fn drop_tables(&self) {
+        let tables = self.store.tables();
+        for table in [
+            &tables.customers,
+            &tables.usage_records,
+            &tables.webhook_events,
+            &tables.billing_ledger,
+        ] {
+            let _ = self
+                .store
+                .client()
+                .delete_table()
+                .table_name(table)
+                .send()
+                .await;
+        }
+    }
+}
+
+pub fn cid(id: &str) -> CustomerId {
+    CustomerId::parse(id).unwrap()
+}
+
+/// An event envelope around `object`, as Stripe sends it.
+pub fn event(id: &str, event_type: &str, object: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "id": id, "object": "event", "type": event_type, "api_version": "2026-10-28.endive",
+        "created": billing::ports::SystemClock.now(), "livemode": false, "pending_webhooks": 1,
+        "request": {"id": null, "idempotency_key": null},
+        "data": {"object": object}
+    }))
+    .unwrap()
+}
+
+/// A unique event id.
+pub fn event_id() -> String {
+    format!("evt_e2e{}", fastrand::u64(..))
+}
+
+/// An API Gateway v2 request from the fixture with `body` (base64-encoded when asked) and the
+/// `stripe-signature` header (removed when `None`).
+pub fn request(body: &[u8], signature: Option<&str>, base64: bool) -> ApiGatewayV2httpRequest {
+    let mut value: Value = serde_json::from_str(FIXTURE).unwrap();
+    let headers = value["headers"].as_object_mut().unwrap();
+    headers.insert("content-length".into(), json!(body.len().to_string()));
+    match signature {
+        Some(signature) => {
+            headers.insert("stripe-signature".into(), json!(signature));
+        }
+        None => {
+            headers.remove("stripe-signature");
+        }
+    }
+    value["body"] = if base64 {
+        json!(base64::engine::general_purpose::STANDARD.encode(body))
+    } else {
+        json!(String::from_utf8(body.to_vec()).unwrap())
+    };
+    value["isBase64Encoded"] = json!(base64);
+    serde_json::from_value(value).unwrap()
+}
+
+/// The invocation as the runtime hands it over.
+pub fn lambda_event(
+    request: ApiGatewayV2httpRequest,
+    request_id: &str,
+) -> LambdaEvent<ApiGatewayV2httpRequest> {
+    let mut context = Context::default();
+    context.request_id = request_id.to_string();
+    LambdaEvent::new(request, context)
+}
+
+/// The response's status and JSON body.
+pub fn answer(response: &ApiGatewayV2httpResponse) -> (i64, Value) {
+    let body = match &response.body {
+        Some(Body::Text(text)) => serde_json::from_str(text).unwrap(),
+        other => panic!("unexpected body {other:?}"),
+    };
+    (response.status_code, body)
+}
+
+/// An HTTP client that sends one DynamoDB request at a time: moto serves requests on threads
+/// without a lock, so concurrent conditional writes could both succeed there, as they never do on
+/// DynamoDB. Calls still interleave between their requests (small random pauses widen the gaps),
+/// which is where the races the store's conditions handle happen.
+#[derive(Debug, Clone)]
+struct OneAtATime {
+    inner: SharedHttpClient,
+    turn: Arc<tokio::sync::Mutex<()>>,
+}
+
+#[derive(Debug)]
+struct OneAtATimeConnector {
+    inner: SharedHttpConnector,
+    turn: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl HttpClient for OneAtATime {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(OneAtATimeConnector {
+            inner: self.inner.http_connector(settings, components),
+            turn: self.turn.clone(),
+        })
+    }
+}
+
+impl HttpConnector for OneAtATimeConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let inner = self.inner.clone();
+        let turn = self.turn.clone();
+        let pause = Duration::from_micros(fastrand::u64(0..3_000));
+        HttpConnectorFuture::new(async move {
+            tokio::time::sleep(pause).await;
+            let _turn = turn.lock().await;
+            inner.call(request).await
+        })
+    }
+}
+
+/// A DynamoDB store on moto with fresh tables named after the test, or `None` (after saying
+/// why) when no endpoint is configured.
+pub async fn dynamo_store(test: &str) -> Option<DynamoStore> {
+    let Ok(endpoint) = std::env::var("BILLING_TEST_DYNAMODB_ENDPOINT") else {
+        if std::env::var("BILLING_REQUIRE_DYNAMODB").as_deref() == Ok("1") {
+            panic!("BILLING_REQUIRE_DYNAMODB=1 but BILLING_TEST_DYNAMODB_ENDPOINT is not set");
+        }
+        println!("{test}: skipped: set BILLING_TEST_DYNAMODB_ENDPOINT (./scripts/test does)");
+        return None;
+    };
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "e2e"))
+        .http_client(OneAtATime {
+            inner: aws_smithy_http_client::Builder::new().build_http(),
+            turn: Arc::default(),
+        })
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let prefix = format!(
+        "wh{}-{}-{}-{}",
+        std::process::id(),
+        fastrand::u32(..),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        &test[..test.len().min(60)]
+    );
+    let tables = TablesConfig {
+        customers: format!("{prefix}-customers"),
+        usage_records: format!("{prefix}-usage_records"),
+        webhook_events: format!("{prefix}-stripe_webhook_events"),
+        billing_ledger: format!("{prefix}-billing_ledger"),
+    };
+    create_tables(&client, &tables)
+        .await
+        .unwrap_or_else(|e| panic!("creating tables on {prefix}: {e:?}"));
+    Some(DynamoStore::new(client, tables))
+}
