@@ -73,14 +73,17 @@ fn verdict_of(problems: Vec<String>, fix: &str) -> Verdict {
     }
 }
 
-/// The API key's mode: a test key is expected unless `live` is allowed.
-pub fn check_key_mode(is_test_key: bool, live_allowed: bool) -> Check {
-    let verdict = match (is_test_key, live_allowed) {
-        (true, _) => Verdict::Ok,
-        (false, true) => Verdict::Warn("a live key: this account bills real cards".into()),
-        (false, false) => fail(
-            "a live key was given where a test key is expected",
-            "use an sk_test_ key, or pass --live to check a live account on purpose",
+/// The API key's mode: a test key is expected, a live key only with `--live` (without it a live
+/// key is a warning: the account bills real cards).
+pub fn check_key_mode(is_test_key: bool, live_expected: bool) -> Check {
+    let verdict = match (is_test_key, live_expected) {
+        (true, false) | (false, true) => Verdict::Ok,
+        (false, false) => Verdict::Warn(
+            "a live key: this account bills real cards (pass --live when that is intended)".into(),
+        ),
+        (true, true) => fail(
+            "--live was given but the key is a test key",
+            "use the live account's key, or drop --live",
         ),
     };
     Check::new("API key mode", verdict)
@@ -535,11 +538,13 @@ mod tests {
     }
 
     #[test]
-    fn a_live_key_fails_unless_live_is_expected() {
-        assert!(check_key_mode(false, false).failed());
+    fn a_live_key_warns_unless_live_is_expected_and_a_test_key_fails_with_live() {
         assert!(matches!(
-            check_key_mode(false, true).verdict,
+            check_key_mode(false, false).verdict,
             Verdict::Warn(_)
         ));
+        assert_eq!(check_key_mode(false, true).verdict, Verdict::Ok);
+        assert_eq!(check_key_mode(true, false).verdict, Verdict::Ok);
+        assert!(check_key_mode(true, true).failed());
     }
 }

@@ -17,7 +17,7 @@ pub const USAGE: &str = "usage: billing-admin <setup|doctor> [--webhook-url URL]
   doctor   check the account; prints ok/fail with the fix for each check; exit 1 on any failure.
 
   --webhook-url URL   the deployed https://.../v1/stripe/webhook (or WEBHOOK_URL)
-  --live              a live key is expected (otherwise a live key is refused by doctor)
+  --live              a live key is expected (otherwise doctor warns on a live key)
 
 environment: STRIPE_SECRET_KEY or STRIPE_SECRET_NAME, STRIPE_API_BASE, STRIPE_API_VERSION,
 STRIPE_METER_EVENT_NAME, USAGE_ALLOWANCE_MODE, USAGE_ALLOWANCE_USD, METER_UNIT_USD, BASE_PRICE_USD,

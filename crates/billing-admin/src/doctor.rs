@@ -19,7 +19,7 @@ pub struct DoctorOptions {
     /// Whether the key is a test key.
     pub is_test_key: bool,
     /// Whether a live key is expected (`--live`).
-    pub live_allowed: bool,
+    pub live_expected: bool,
 }
 
 async fn price(
@@ -51,7 +51,7 @@ pub async fn run(
 ) -> Result<Vec<Check>, StripeError> {
     let mut results = vec![checks::check_key_mode(
         options.is_test_key,
-        options.live_allowed,
+        options.live_expected,
     )];
     let meter = find_meter(api, &desired.meter_event_name).await?;
     let meter_id = meter

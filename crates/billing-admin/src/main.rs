@@ -49,7 +49,7 @@ async fn run(raw: &[String]) -> Result<ExitCode, String> {
                 base_price_id: std::env::var("STRIPE_PRICE_ID").ok(),
                 metered_price_id: std::env::var("STRIPE_METERED_PRICE_ID").ok(),
                 is_test_key,
-                live_allowed: args.live,
+                live_expected: args.live,
             };
             let checks = doctor::run(&client, &desired, &options)
                 .await

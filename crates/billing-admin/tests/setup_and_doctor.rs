@@ -70,7 +70,7 @@ fn options(env: &[(String, String)]) -> DoctorOptions {
         base_price_id: get("STRIPE_PRICE_ID"),
         metered_price_id: get("STRIPE_METERED_PRICE_ID"),
         is_test_key: true,
-        live_allowed: false,
+        live_expected: false,
     }
 }
 
