@@ -84,6 +84,7 @@ contract_suite! {
         usage_on_the_old_period_racing_with_a_period_change_stays_out_of_the_new_one,
         racing_snapshots_end_with_the_newest_one_and_its_periods_usage,
         a_live_subscription_is_never_replaced_by_another,
+        a_period_moving_forward_keeps_the_previous_one,
     ],
     webhook_events: [
         a_first_claim_owns_the_event_and_a_second_is_told_it_is_in_progress,

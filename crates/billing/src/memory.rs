@@ -68,6 +68,7 @@ fn new_customer(id: &CustomerId, now: i64) -> CustomerRecord {
         stripe_customer_id: None,
         subscription: None,
         current_period_usage: crate::money::Usd::ZERO,
+        previous_period: None,
         created_at: now,
         updated_at: now,
     }
@@ -138,14 +139,19 @@ impl CustomerStore for MemoryStore {
                 return Ok(SnapshotOutcome::OtherSubscriptionCurrent);
             }
         }
-        let stored_start = customer
+        let stored_period = customer
             .subscription
             .as_ref()
-            .and_then(|s| s.current_period)
-            .map(|p| p.start());
+            .and_then(|s| s.current_period);
+        let stored_start = stored_period.map(|p| p.start());
         let new_start = snapshot.current_period.map(|p| p.start());
         if stored_start != new_start {
             customer.current_period_usage = new_period_total.unwrap_or_default();
+            if let (Some(old), Some(new)) = (stored_period, snapshot.current_period)
+                && new.start() > old.start()
+            {
+                customer.previous_period = Some(old);
+            }
         }
         customer.subscription = Some(snapshot.clone());
         customer.updated_at = now;

@@ -73,6 +73,9 @@ pub struct CustomerRecord {
     pub subscription: Option<SubscriptionSnapshot>,
     /// Billed usage of the current period (kept equal to that period's ledger total).
     pub current_period_usage: Usd,
+    /// The period before the current one, kept when the period moves forward: late usage of it
+    /// is still billed there while its invoice waits out Stripe's finalization grace.
+    pub previous_period: Option<BillingPeriod>,
     /// First written (unix seconds).
     pub created_at: i64,
     /// Last written (unix seconds).
@@ -126,7 +129,8 @@ pub trait CustomerStore: Send + Sync {
     ) -> Result<LinkOutcome, StoreError>;
 
     /// Stores a subscription snapshot if its version is greater than the stored one and the stored
-    /// subscription is this one, or absent, or over (canceled or expired). When the
+    /// subscription is this one, or absent, or over (canceled or expired). When the period moves
+    /// forward, the old one becomes `previous_period`. When the
     /// period changes, `current_period_usage` becomes the new period's ledger total, atomically, so
     /// usage already applied to the new period is never wiped.
     async fn apply_subscription(

@@ -65,21 +65,27 @@ fn customer_from_item(table: &str, item: &Item) -> Result<CustomerRecord, StoreE
         stripe_customer_id: v.opt_parsed("stripe_customer_id", StripeCustomerId::parse)?,
         subscription,
         current_period_usage: v.usd_or_zero("current_period_usage")?,
+        previous_period: period_at(&v, "previous_period_start", "previous_period_end")?,
         created_at,
         updated_at: v.opt_timestamp("updated_at")?.unwrap_or(created_at),
     })
 }
 
 fn stored_period(v: &ItemView<'_>) -> Result<Option<BillingPeriod>, StoreError> {
-    match (
-        v.opt_i64("current_period_start")?,
-        v.opt_i64("current_period_end")?,
-    ) {
+    period_at(v, "current_period_start", "current_period_end")
+}
+
+fn period_at(
+    v: &ItemView<'_>,
+    start_name: &str,
+    end_name: &str,
+) -> Result<Option<BillingPeriod>, StoreError> {
+    match (v.opt_i64(start_name)?, v.opt_i64(end_name)?) {
         (None, None) => Ok(None),
         (Some(start), Some(end)) => BillingPeriod::new(start, end)
             .map(Some)
             .map_err(|e| v.corrupt(e.to_string())),
-        _ => Err(v.corrupt("only one of current_period_start and current_period_end is set")),
+        _ => Err(v.corrupt(format!("only one of {start_name} and {end_name} is set"))),
     }
 }
 
@@ -128,6 +134,7 @@ impl DynamoStore {
         snapshot: &SubscriptionSnapshot,
         stored_start: Option<i64>,
         reset_usage: Option<Usd>,
+        previous: Option<BillingPeriod>,
         now: i64,
     ) -> Result<Update, StoreError> {
         let mut set = vec![
@@ -160,6 +167,12 @@ impl DynamoStore {
         if let Some(total) = reset_usage {
             set.push("current_period_usage = :usage");
             update = update.expression_attribute_values(":usage", usd(total));
+        }
+        if let Some(previous) = previous {
+            set.extend(["previous_period_start = :pps", "previous_period_end = :ppe"]);
+            update = update
+                .expression_attribute_values(":pps", n(previous.start()))
+                .expression_attribute_values(":ppe", n(previous.end()));
         }
         let mut expression = format!("SET {}", set.join(", "));
         if !remove.is_empty() {
@@ -312,10 +325,11 @@ impl CustomerStore for DynamoStore {
                 back_off(attempt).await;
             }
             // Read only to learn the stored period; the write's condition re-checks all of it.
-            let stored_start = match self.get_item(table, customer_key(id)).await? {
-                Some(item) => ItemView::new(table, &KEY, &item).opt_i64("current_period_start")?,
+            let stored_period = match self.get_item(table, customer_key(id)).await? {
+                Some(item) => stored_period(&ItemView::new(table, &KEY, &item))?,
                 None => None,
             };
+            let stored_start = stored_period.map(|p| p.start());
             let new_start = snapshot.current_period.map(|p| p.start());
             let mut actions = Vec::with_capacity(2);
             let reset_usage = if stored_start == new_start {
@@ -327,7 +341,14 @@ impl CustomerStore for DynamoStore {
             } else {
                 Some(Usd::ZERO)
             };
-            let update = self.snapshot_update(id, snapshot, stored_start, reset_usage, now)?;
+            // A period moving forward keeps the old one for late usage in its grace window.
+            let previous = stored_period.filter(|old| {
+                snapshot
+                    .current_period
+                    .is_some_and(|new| new.start() > old.start())
+            });
+            let update =
+                self.snapshot_update(id, snapshot, stored_start, reset_usage, previous, now)?;
             actions.insert(0, TransactWriteItem::builder().update(update).build());
             let what = format!("{table} customer_id={id}");
             let Some(fates) = self.transact(&what, actions).await? else {

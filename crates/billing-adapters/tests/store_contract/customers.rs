@@ -474,3 +474,47 @@ pub async fn a_live_subscription_is_never_replaced_by_another<S: Store>(store: &
         SnapshotOutcome::Applied
     );
 }
+
+pub async fn a_period_moving_forward_keeps_the_previous_one<S: Store>(store: &S) {
+    // GIVEN a customer in period p1
+    let c = cid("c1");
+    store
+        .link_stripe_customer(&c, &scid("1"), NOW)
+        .await
+        .unwrap();
+    store
+        .apply_subscription(&c, &snapshot(1, Some(p1())), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_customer(&c)
+            .await
+            .unwrap()
+            .unwrap()
+            .previous_period,
+        None
+    );
+    // WHEN the period moves on to p2
+    store
+        .apply_subscription(&c, &snapshot(2, Some(p2())), NOW)
+        .await
+        .unwrap();
+    // THEN p1 is kept as the previous period
+    let stored = store.get_customer(&c).await.unwrap().unwrap();
+    assert_eq!(stored.previous_period, Some(p1()));
+    // AND a snapshot of the same period changes nothing about it
+    store
+        .apply_subscription(&c, &snapshot(3, Some(p2())), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_customer(&c)
+            .await
+            .unwrap()
+            .unwrap()
+            .previous_period,
+        Some(p1())
+    );
+}

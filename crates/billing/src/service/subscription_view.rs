@@ -246,6 +246,7 @@ mod tests {
 
     fn customer(status: SubscriptionStatus, billed: &str) -> CustomerRecord {
         CustomerRecord {
+            previous_period: None,
             customer_id: CustomerId::parse("tenant-1").unwrap(),
             stripe_customer_id: Some(StripeCustomerId::parse("cus_1").unwrap()),
             subscription: Some(SubscriptionSnapshot {
