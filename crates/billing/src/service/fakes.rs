@@ -49,6 +49,12 @@ pub struct FakeStripe {
     pub created: Mutex<Vec<String>>,
     /// Checkout Session status by id (`open` when created).
     pub session_status: Mutex<HashMap<String, String>>,
+    /// Meter events accepted, one per identifier.
+    pub meter_events: Mutex<Vec<NewMeterEvent>>,
+    /// Every meter event call, accepted or not.
+    pub meter_event_calls: Mutex<u32>,
+    /// How many of the next meter event calls fail with a 500 before taking effect.
+    pub failing_meter_events: Mutex<u32>,
 }
 
 impl FakeStripe {
@@ -87,6 +93,16 @@ impl FakeStripe {
             .iter()
             .filter(|id| id.starts_with(prefix))
             .count()
+    }
+
+    /// Units accepted for one customer, over every period.
+    pub fn units_sent(&self) -> u64 {
+        self.meter_events
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e.value)
+            .sum()
     }
 
     pub fn set_session_status(&self, id: &str, status: &str) {
@@ -195,9 +211,35 @@ impl StripeApi for FakeStripe {
     }
     async fn create_meter_event(
         &self,
-        _: &NewMeterEvent,
+        event: &NewMeterEvent,
     ) -> Result<MeterEventOutcome, StripeError> {
-        Err(unused())
+        *self.meter_event_calls.lock().unwrap() += 1;
+        {
+            let mut failing = self.failing_meter_events.lock().unwrap();
+            if *failing > 0 {
+                *failing -= 1;
+                return Err(StripeError::Api {
+                    status: 500,
+                    error_type: "api_error".into(),
+                    code: None,
+                    param: None,
+                    message: "injected".into(),
+                    request_id: None,
+                    should_retry: None,
+                });
+            }
+        }
+        let mut events = self.meter_events.lock().unwrap();
+        if events.iter().any(|e| e.identifier == event.identifier) {
+            return Ok(MeterEventOutcome::AlreadyDelivered);
+        }
+        events.push(event.clone());
+        Ok(MeterEventOutcome::Accepted(crate::stripe::MeterEvent {
+            event_name: event.event_name.clone(),
+            identifier: event.identifier.clone(),
+            timestamp: event.timestamp,
+            payload: Default::default(),
+        }))
     }
     async fn list_meter_event_summaries(
         &self,

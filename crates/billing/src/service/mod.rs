@@ -2,6 +2,7 @@
 
 pub mod onboarding;
 pub mod subscription_view;
+pub mod usage_reporting;
 pub mod webhook;
 
 #[cfg(test)]

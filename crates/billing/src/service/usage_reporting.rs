@@ -1,0 +1,742 @@
+//! The usage reporter's use case: apply each usage record once to its customer's period ledger,
+//! then send the units owed to Stripe once, through persisted intents.
+//!
+//! A batch (a DynamoDB Stream batch, or what the sweep found) goes through three steps:
+//! 1. **Check**: a record that cannot be billed for good (unknown customer, bad or absurd cost) is
+//!    rejected with its reason and never retried.
+//! 2. **Apply**: each record is assigned a billing period (below) and applied with
+//!    [`UsageLedger::apply_usage`], which marks it and adds its billed amount atomically, once.
+//! 3. **Settle**: every customer of the batch (not only those with newly applied records, so a
+//!    crash between apply and intent never strands units) has each touched period settled: a
+//!    pending intent is re-sent (byte-identical: same identifier, value and timestamp) and marked
+//!    sent; then, while units are owed, a new intent is persisted, sent and marked sent.
+//!
+//! Periods: a record belongs to the metered item's `[start, end)` that contains its
+//! `occurred_at`. A record after the stored period's end means the renewal webhook has not
+//! arrived: the subscription is re-fetched from Stripe and stored first. A record before the
+//! current period is **late**: it is billed in the previous period while that period's invoice is
+//! still a draft (Stripe's one-hour finalization grace, minus a safety margin so the send lands in
+//! time), else in the current period with the reason recorded on the record. A customer with no
+//! billable subscription at `occurred_at` is not billed: the record fails while it is recent (a
+//! checkout's webhook may still be on its way, and the stream or the sweep retries it), then is
+//! rejected as "no billable subscription" (recorded, shown, never sent).
+//!
+//! At most one meter-event call per customer is in flight: a customer's periods are settled one
+//! after the other, and customers one after the other within an invocation.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use tracing::{info, warn};
+
+use crate::ids::{CustomerId, StripeCustomerId, UsageId};
+use crate::money::{MoneyError, Pricing, Usd};
+use crate::period::BillingPeriod;
+use crate::ports::{Clock, CustomerRecord, CustomerStore, IntentOutcome, StoreError, UsageLedger};
+use crate::stripe::{MeterEventOutcome, NewMeterEvent, StripeApi, StripeError};
+use crate::subscription::SubscriptionSnapshot;
+use crate::usage::{MeterIntent, PeriodLedger, UsageApplication, UsageRecord};
+
+/// Where a crash can be injected, for the reliability tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailPoint {
+    /// After records were applied, before any intent.
+    AfterApply,
+    /// After an intent was persisted, before it was sent.
+    AfterIntent,
+    /// After Stripe accepted the event, before it was marked sent.
+    AfterSend,
+    /// After the intent was marked sent.
+    AfterMarkSent,
+}
+
+/// A crash injected at a [`FailPoint`] (tests only; production passes no hook).
+pub trait FailPoints: Send + Sync {
+    /// Whether to stop at `point` now.
+    fn crash_at(&self, point: FailPoint) -> bool;
+}
+
+/// What the reporter needs.
+pub struct ReporterDeps<'a> {
+    /// The customers table (periods, Stripe customer ids).
+    pub customers: &'a dyn CustomerStore,
+    /// Usage records and ledgers.
+    pub ledger: &'a dyn UsageLedger,
+    /// Stripe: meter events, subscriptions, summaries.
+    pub stripe: &'a dyn StripeApi,
+    /// The time.
+    pub clock: &'a dyn Clock,
+    /// Crash injection for tests; `None` in production.
+    pub fail_points: Option<&'a dyn FailPoints>,
+}
+
+/// Settings, read once at cold start.
+#[derive(Debug, Clone)]
+pub struct ReporterSettings {
+    /// Prices, markup and the allowance mode.
+    pub pricing: Pricing,
+    /// The meter's event name.
+    pub meter_event_name: String,
+    /// Stripe's finalization grace for a closed period's invoice (default 3,600 s).
+    pub finalization_grace_secs: i64,
+    /// Late usage goes to the closed period only this long into the grace (default 1,800 s),
+    /// so its meter event reaches Stripe before the invoice is finalized.
+    pub late_usage_window_secs: i64,
+    /// A record of a customer without a billable subscription is retried for this long before
+    /// it is rejected as unbilled (default 900 s): a checkout's webhook may still be on its way.
+    pub unsure_retry_secs: i64,
+}
+
+impl ReporterSettings {
+    /// Settings with Stripe's defaults for `pricing` and `meter_event_name`.
+    pub fn new(pricing: Pricing, meter_event_name: impl Into<String>) -> Self {
+        ReporterSettings {
+            pricing,
+            meter_event_name: meter_event_name.into(),
+            finalization_grace_secs: 3_600,
+            late_usage_window_secs: 1_800,
+            unsure_retry_secs: 900,
+        }
+    }
+}
+
+/// One record as it reached the reporter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// A well-formed record.
+    Record(UsageRecord),
+    /// An item that could not be read; rejected when it has an id.
+    Malformed {
+        /// Its id, if it had a readable one.
+        usage_id: Option<UsageId>,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+impl Incoming {
+    fn usage_id(&self) -> Option<&UsageId> {
+        match self {
+            Incoming::Record(r) => Some(&r.usage_id),
+            Incoming::Malformed { usage_id, .. } => usage_id.as_ref(),
+        }
+    }
+}
+
+/// What a batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Records that truly failed and must be retried (the stream's `batchItemFailures`).
+    pub failed: Vec<UsageId>,
+    /// Records applied now.
+    pub applied: usize,
+    /// Records already applied earlier (redelivery).
+    pub already_applied: usize,
+    /// Records rejected for good, with reasons logged.
+    pub rejected: usize,
+    /// Meter events Stripe accepted now (or had already).
+    pub meter_events: usize,
+}
+
+/// Why reporting for one customer stopped; its records are retried.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// Stripe failed.
+    #[error("stripe: {0}")]
+    Stripe(#[source] Box<StripeError>),
+    /// A crash was injected (tests).
+    #[error("crash injected at {0:?}")]
+    Crashed(FailPoint),
+    /// The period of a record is not known yet (renewal or checkout webhook on its way).
+    #[error("no billing period known yet for a record at {0}")]
+    PeriodUnknown(i64),
+}
+
+impl From<StripeError> for ReportError {
+    fn from(e: StripeError) -> Self {
+        ReportError::Stripe(Box::new(e))
+    }
+}
+
+/// Reports one batch.
+pub async fn report(
+    deps: &ReporterDeps<'_>,
+    settings: &ReporterSettings,
+    batch: Vec<Incoming>,
+) -> BatchReport {
+    let mut out = BatchReport::default();
+    let now = deps.clock.now();
+    let mut by_customer: BTreeMap<CustomerId, Vec<(UsageRecord, Usd)>> = BTreeMap::new();
+    for incoming in batch {
+        let record = match incoming {
+            Incoming::Record(record) => record,
+            malformed @ Incoming::Malformed { .. } => {
+                if let (Some(id), Incoming::Malformed { reason, .. }) =
+                    (malformed.usage_id().cloned(), &malformed)
+                {
+                    reject(deps, &mut out, &id, reason, now).await;
+                }
+                continue;
+            }
+        };
+        let billed = match settings.pricing.billed_for(record.openai_cost_usd) {
+            Ok(billed) => billed,
+            Err(e) => {
+                reject(deps, &mut out, &record.usage_id, &cost_reason(&e), now).await;
+                continue;
+            }
+        };
+        by_customer
+            .entry(record.customer_id.clone())
+            .or_default()
+            .push((record, billed));
+    }
+    for (customer_id, records) in by_customer {
+        let ids: Vec<UsageId> = records.iter().map(|(r, _)| r.usage_id.clone()).collect();
+        if let Err(e) = report_customer(deps, settings, &customer_id, records, &mut out).await {
+            warn!(customer_id = %customer_id, error = %e, "usage reporting failed; records will be retried");
+            out.failed.extend(ids);
+        }
+    }
+    out
+}
+
+fn cost_reason(e: &MoneyError) -> String {
+    format!("bad cost: {e}")
+}
+
+async fn reject(
+    deps: &ReporterDeps<'_>,
+    out: &mut BatchReport,
+    id: &UsageId,
+    reason: &str,
+    now: i64,
+) {
+    match deps.ledger.reject_usage(id, reason, now).await {
+        Ok(_) => {
+            info!(usage_id = %id, reason, "usage record rejected");
+            out.rejected += 1;
+        }
+        Err(e) => {
+            warn!(usage_id = %id, error = %e, "could not mark a usage record rejected");
+            out.failed.push(id.clone());
+        }
+    }
+}
+
+async fn report_customer(
+    deps: &ReporterDeps<'_>,
+    settings: &ReporterSettings,
+    customer_id: &CustomerId,
+    records: Vec<(UsageRecord, Usd)>,
+    out: &mut BatchReport,
+) -> Result<(), ReportError> {
+    let now = deps.clock.now();
+    let Some(mut customer) = deps.customers.get_customer(customer_id).await? else {
+        for (record, _) in &records {
+            reject(deps, out, &record.usage_id, "unknown customer", now).await;
+        }
+        return Ok(());
+    };
+    // Assign each record its period; re-fetch the subscription once if the stored period is stale.
+    let mut groups: BTreeMap<BillingPeriod, Vec<UsageApplication>> = BTreeMap::new();
+    let mut deferred = Vec::new();
+    let mut refreshed = false;
+    for (record, billed) in &records {
+        let mut placement = place(&customer, record.occurred_at, now, settings);
+        if placement == Placement::AfterStoredPeriod && !refreshed {
+            refreshed = true;
+            customer = refresh_subscription(deps, &customer).await?;
+            placement = place(&customer, record.occurred_at, now, settings);
+        }
+        match placement {
+            Placement::Bill {
+                period,
+                late_reason,
+            } => {
+                groups.entry(period).or_default().push(UsageApplication {
+                    usage_id: record.usage_id.clone(),
+                    billed: *billed,
+                    late_reason,
+                });
+            }
+            Placement::Unbilled if now - record.occurred_at < settings.unsure_retry_secs => {
+                deferred.push(record.occurred_at);
+            }
+            Placement::Unbilled => {
+                reject(
+                    deps,
+                    out,
+                    &record.usage_id,
+                    "no billable subscription when it occurred",
+                    now,
+                )
+                .await;
+            }
+            Placement::AfterStoredPeriod => deferred.push(record.occurred_at),
+        }
+    }
+    for (period, applications) in &groups {
+        let outcome = deps
+            .ledger
+            .apply_usage(customer_id, period, applications, now)
+            .await?;
+        out.applied += outcome.applied.len();
+        out.already_applied += outcome.skipped.len();
+    }
+    crash(deps, FailPoint::AfterApply)?;
+    // Settle every period this batch touched, plus the current one.
+    let mut periods: BTreeSet<BillingPeriod> = groups.keys().copied().collect();
+    if let Some(current) = customer
+        .subscription
+        .as_ref()
+        .and_then(|s| s.current_period)
+    {
+        periods.insert(current);
+    }
+    if let Some(stripe_customer_id) = &customer.stripe_customer_id {
+        for period in periods {
+            out.meter_events +=
+                settle(deps, settings, customer_id, stripe_customer_id, &period).await?;
+        }
+    }
+    match deferred.first() {
+        Some(at) => Err(ReportError::PeriodUnknown(*at)),
+        None => Ok(()),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Placement {
+    Bill {
+        period: BillingPeriod,
+        late_reason: Option<String>,
+    },
+    AfterStoredPeriod,
+    Unbilled,
+}
+
+/// The period a record occurring at `at` is billed in, from the customer's stored state.
+fn place(customer: &CustomerRecord, at: i64, now: i64, settings: &ReporterSettings) -> Placement {
+    let Some(snapshot) = customer.subscription.as_ref() else {
+        return Placement::Unbilled;
+    };
+    let Some(current) = snapshot.current_period else {
+        return Placement::Unbilled;
+    };
+    if current.contains(at) {
+        return if snapshot.status.is_billable() {
+            Placement::Bill {
+                period: current,
+                late_reason: None,
+            }
+        } else {
+            Placement::Unbilled
+        };
+    }
+    if at >= current.end() {
+        return Placement::AfterStoredPeriod;
+    }
+    // Late: before the current period.
+    let closed_invoice_open = now
+        < current.start()
+            + settings
+                .late_usage_window_secs
+                .min(settings.finalization_grace_secs);
+    match customer.previous_period {
+        Some(previous) if previous.contains(at) && closed_invoice_open => Placement::Bill {
+            period: previous,
+            late_reason: None,
+        },
+        _ if snapshot.status.is_billable() => Placement::Bill {
+            period: current,
+            late_reason: Some(format!(
+                "occurred at {at}, before the current period; the closed period's invoice was already final"
+            )),
+        },
+        _ => Placement::Unbilled,
+    }
+}
+
+async fn refresh_subscription(
+    deps: &ReporterDeps<'_>,
+    customer: &CustomerRecord,
+) -> Result<CustomerRecord, ReportError> {
+    let Some(snapshot) = &customer.subscription else {
+        return Ok(customer.clone());
+    };
+    let version = u64::try_from(deps.clock.now_millis()).unwrap_or(0);
+    let subscription = deps
+        .stripe
+        .retrieve_subscription(&snapshot.subscription_id)
+        .await?;
+    deps.customers
+        .apply_subscription(
+            &customer.customer_id,
+            &SubscriptionSnapshot::from_stripe(&subscription, version),
+            deps.clock.now(),
+        )
+        .await?;
+    Ok(deps
+        .customers
+        .get_customer(&customer.customer_id)
+        .await?
+        .unwrap_or_else(|| customer.clone()))
+}
+
+fn crash(deps: &ReporterDeps<'_>, point: FailPoint) -> Result<(), ReportError> {
+    match deps.fail_points {
+        Some(hooks) if hooks.crash_at(point) => Err(ReportError::Crashed(point)),
+        _ => Ok(()),
+    }
+}
+
+/// Sends what one period owes; returns how many meter events Stripe took.
+async fn settle(
+    deps: &ReporterDeps<'_>,
+    settings: &ReporterSettings,
+    customer_id: &CustomerId,
+    stripe_customer_id: &StripeCustomerId,
+    period: &BillingPeriod,
+) -> Result<usize, ReportError> {
+    let mut sent = 0;
+    // Each turn either sends the pending intent or starts one; a conflict re-reads the ledger.
+    // The bound only guards against a store that keeps conflicting.
+    for _ in 0..16 {
+        let ledger = deps
+            .ledger
+            .get_ledger(customer_id, period.start())
+            .await?
+            .unwrap_or_else(|| PeriodLedger::new(customer_id.clone(), *period));
+        let intent = match &ledger.pending {
+            Some(pending) => pending.clone(),
+            None => {
+                let Some(next) = ledger.next_intent(&settings.pricing, deps.clock.now()) else {
+                    return Ok(sent);
+                };
+                match deps.ledger.begin_intent(customer_id, period, &next).await? {
+                    IntentOutcome::Started => {}
+                    IntentOutcome::Conflict => continue,
+                }
+                crash(deps, FailPoint::AfterIntent)?;
+                next
+            }
+        };
+        send(deps, settings, stripe_customer_id, &intent).await?;
+        crash(deps, FailPoint::AfterSend)?;
+        deps.ledger
+            .mark_intent_sent(
+                customer_id,
+                period.start(),
+                &intent.identifier,
+                deps.clock.now(),
+            )
+            .await?;
+        crash(deps, FailPoint::AfterMarkSent)?;
+        sent += 1;
+    }
+    Err(ReportError::Store(StoreError::Conflict(format!(
+        "ledger of {customer_id} for period {} kept changing",
+        period.start()
+    ))))
+}
+
+async fn send(
+    deps: &ReporterDeps<'_>,
+    settings: &ReporterSettings,
+    stripe_customer_id: &StripeCustomerId,
+    intent: &MeterIntent,
+) -> Result<(), ReportError> {
+    let event = NewMeterEvent {
+        event_name: settings.meter_event_name.clone(),
+        stripe_customer_id: stripe_customer_id.clone(),
+        value: intent.value(),
+        identifier: intent.identifier.clone(),
+        timestamp: intent.timestamp,
+    };
+    match deps.stripe.create_meter_event(&event).await? {
+        MeterEventOutcome::Accepted(_) | MeterEventOutcome::AlreadyDelivered => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryStore;
+    use crate::money::AllowanceMode;
+    use crate::service::fakes::{FakeClock, FakeStripe};
+    use crate::subscription::SubscriptionStatus;
+    use rust_decimal::Decimal;
+    use std::sync::Mutex;
+
+    const START: i64 = 1_790_000_000;
+    const END: i64 = START + 30 * 86_400;
+
+    struct World {
+        store: MemoryStore,
+        stripe: FakeStripe,
+        clock: FakeClock,
+        settings: ReporterSettings,
+    }
+
+    struct CrashOnce(Mutex<Option<FailPoint>>);
+
+    impl FailPoints for CrashOnce {
+        fn crash_at(&self, point: FailPoint) -> bool {
+            let mut armed = self.0.lock().unwrap();
+            if *armed == Some(point) {
+                *armed = None;
+                return true;
+            }
+            false
+        }
+    }
+
+    fn cid() -> CustomerId {
+        CustomerId::parse("tenant-1").unwrap()
+    }
+
+    impl World {
+        async fn new(mode: AllowanceMode, now: i64) -> World {
+            let pricing = Pricing::new(
+                Usd::parse("29").unwrap(),
+                Usd::parse("10").unwrap(),
+                Decimal::from(2),
+                Usd::parse("0.01").unwrap(),
+                mode,
+            )
+            .unwrap();
+            let w = World {
+                store: MemoryStore::new(),
+                stripe: FakeStripe::default(),
+                clock: FakeClock::at(now),
+                settings: ReporterSettings::new(pricing, "leadmagnet_ai_usage"),
+            };
+            w.store
+                .link_stripe_customer(&cid(), &StripeCustomerId::parse("cus_1").unwrap(), START)
+                .await
+                .unwrap();
+            w.set_period(START, END, 1).await;
+            w
+        }
+
+        async fn set_period(&self, start: i64, end: i64, version: u64) {
+            self.store
+                .apply_subscription(
+                    &cid(),
+                    &SubscriptionSnapshot {
+                        subscription_id: crate::ids::StripeSubscriptionId::parse("sub_1").unwrap(),
+                        status: SubscriptionStatus::Active,
+                        current_period: Some(BillingPeriod::new(start, end).unwrap()),
+                        cancel_at_period_end: false,
+                        version,
+                    },
+                    start,
+                )
+                .await
+                .unwrap();
+        }
+
+        async fn write(&self, id: &str, cost: &str, at: i64) -> Incoming {
+            let record = UsageRecord {
+                usage_id: UsageId::parse(id).unwrap(),
+                customer_id: cid(),
+                openai_cost_usd: Usd::parse(cost).unwrap(),
+                occurred_at: at,
+            };
+            self.store.put_usage_record(&record, at).await.unwrap();
+            Incoming::Record(record)
+        }
+
+        async fn run(&self, batch: Vec<Incoming>, crash: Option<FailPoint>) -> BatchReport {
+            let hook = CrashOnce(Mutex::new(crash));
+            let deps = ReporterDeps {
+                customers: &self.store,
+                ledger: &self.store,
+                stripe: &self.stripe,
+                clock: &self.clock,
+                fail_points: Some(&hook),
+            };
+            report(&deps, &self.settings, batch).await
+        }
+    }
+
+    #[tokio::test]
+    async fn fifty_records_of_eight_dollars_send_exactly_600_units_and_replays_change_nothing() {
+        for (mode, units) in [(AllowanceMode::App, 600), (AllowanceMode::Stripe, 1600)] {
+            // GIVEN $8.00 of OpenAI cost in 50 records, in 5 batches
+            let w = World::new(mode, START + 100).await;
+            let mut batches = Vec::new();
+            for b in 0..5 {
+                let mut batch = Vec::new();
+                for r in 0..10 {
+                    batch.push(w.write(&format!("u{b}-{r}"), "0.16", START + 10).await);
+                }
+                batches.push(batch);
+            }
+            // WHEN each batch is reported, then every batch again (redelivery)
+            for batch in batches.iter().chain(batches.iter()) {
+                let report = w.run(batch.clone(), None).await;
+                assert!(report.failed.is_empty(), "{report:?}");
+            }
+            // THEN Stripe has exactly the units of $16.00 billed, and the ledger agrees
+            assert_eq!(w.stripe.units_sent(), units);
+            let ledger = w.store.get_ledger(&cid(), START).await.unwrap().unwrap();
+            assert_eq!(ledger.billed_total, Usd::parse("16").unwrap());
+            assert_eq!((ledger.units_intended, ledger.units_sent), (units, units));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_crash_at_any_point_then_a_retry_loses_and_doubles_nothing() {
+        for point in [
+            FailPoint::AfterApply,
+            FailPoint::AfterIntent,
+            FailPoint::AfterSend,
+            FailPoint::AfterMarkSent,
+        ] {
+            let w = World::new(AllowanceMode::Stripe, START + 100).await;
+            let batch = vec![
+                w.write("a", "0.015", START + 1).await,
+                w.write("b", "0.02", START + 2).await,
+            ];
+            // WHEN the first run crashes at `point`, and the batch is retried
+            let crashed = w.run(batch.clone(), Some(point)).await;
+            assert_eq!(crashed.failed.len(), 2, "{point:?}");
+            let retried = w.run(batch, None).await;
+            assert!(retried.failed.is_empty(), "{point:?}: {retried:?}");
+            // THEN $0.07 billed = 7 units, sent exactly once
+            assert_eq!(w.stripe.units_sent(), 7, "{point:?}");
+            assert_eq!(w.stripe.meter_events.lock().unwrap().len(), 1, "{point:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stripe_failure_is_retried_with_the_identical_event() {
+        let w = World::new(AllowanceMode::Stripe, START + 100).await;
+        let batch = vec![w.write("a", "0.05", START + 1).await];
+        *w.stripe.failing_meter_events.lock().unwrap() = 1;
+        assert_eq!(w.run(batch.clone(), None).await.failed.len(), 1);
+        assert!(w.run(batch, None).await.failed.is_empty());
+        assert_eq!(w.stripe.units_sent(), 10);
+        assert_eq!(*w.stripe.meter_event_calls.lock().unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn bad_records_are_rejected_and_the_rest_goes_on() {
+        let w = World::new(AllowanceMode::Stripe, START + 100).await;
+        let good = w.write("good", "0.5", START + 1).await;
+        let absurd = w.write("absurd", "5000", START + 1).await;
+        let stranger = UsageRecord {
+            usage_id: UsageId::parse("stranger").unwrap(),
+            customer_id: CustomerId::parse("nobody").unwrap(),
+            openai_cost_usd: Usd::parse("1").unwrap(),
+            occurred_at: START + 1,
+        };
+        w.store.put_usage_record(&stranger, START).await.unwrap();
+        let malformed = Incoming::Malformed {
+            usage_id: Some(UsageId::parse("bad").unwrap()),
+            reason: "openai_cost_usd is not a number".into(),
+        };
+        let report = w
+            .run(
+                vec![good, absurd, Incoming::Record(stranger), malformed],
+                None,
+            )
+            .await;
+        assert!(report.failed.is_empty(), "{report:?}");
+        assert_eq!((report.applied, report.rejected), (1, 3));
+        assert_eq!(w.stripe.units_sent(), 100);
+        let absurd = w
+            .store
+            .get_usage_record(&UsageId::parse("absurd").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(
+            absurd.state,
+            crate::usage::UsageState::Rejected { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn late_usage_lands_in_the_closed_period_only_within_the_grace_window() {
+        // GIVEN the period moved on from [START, END) to [END, END + 30d)
+        let w = World::new(AllowanceMode::Stripe, END + 600).await;
+        w.set_period(END, END + 30 * 86_400, 2).await;
+        // WHEN a record of the closed period arrives 10 minutes after its end
+        let early = w.write("early", "0.05", END - 5).await;
+        assert!(w.run(vec![early], None).await.failed.is_empty());
+        // THEN it is billed in the closed period, stamped inside it
+        let closed = w.store.get_ledger(&cid(), START).await.unwrap().unwrap();
+        assert_eq!(closed.billed_total, Usd::parse("0.1").unwrap());
+        let event = w.stripe.meter_events.lock().unwrap()[0].clone();
+        assert!(event.timestamp < END, "{event:?}");
+        // AND one arriving after the grace window goes to the current period, with a reason
+        let late_world = World::new(AllowanceMode::Stripe, END + 3_000).await;
+        late_world.set_period(END, END + 30 * 86_400, 2).await;
+        let late = late_world.write("late", "0.05", END - 5).await;
+        assert!(late_world.run(vec![late], None).await.failed.is_empty());
+        let current = late_world
+            .store
+            .get_ledger(&cid(), END)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(current.billed_total, Usd::parse("0.1").unwrap());
+        let stored = late_world
+            .store
+            .get_usage_record(&UsageId::parse("late").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(
+            stored.state,
+            crate::usage::UsageState::Applied {
+                late_reason: Some(_),
+                ..
+            }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_customer_without_a_subscription_is_retried_while_recent_then_not_billed() {
+        let w = World::new(AllowanceMode::Stripe, START + 100).await;
+        let orphan_id = CustomerId::parse("no-sub").unwrap();
+        w.store
+            .link_stripe_customer(
+                &orphan_id,
+                &StripeCustomerId::parse("cus_2").unwrap(),
+                START,
+            )
+            .await
+            .unwrap();
+        let record = UsageRecord {
+            usage_id: UsageId::parse("o1").unwrap(),
+            customer_id: orphan_id.clone(),
+            openai_cost_usd: Usd::parse("1").unwrap(),
+            occurred_at: START + 50,
+        };
+        w.store.put_usage_record(&record, START + 50).await.unwrap();
+        let recent = w.run(vec![Incoming::Record(record.clone())], None).await;
+        assert_eq!(recent.failed.len(), 1);
+        let old = World::new(AllowanceMode::Stripe, START + 10_000).await;
+        old.store
+            .link_stripe_customer(
+                &orphan_id,
+                &StripeCustomerId::parse("cus_2").unwrap(),
+                START,
+            )
+            .await
+            .unwrap();
+        old.store
+            .put_usage_record(&record, START + 50)
+            .await
+            .unwrap();
+        let report = old.run(vec![Incoming::Record(record)], None).await;
+        assert_eq!((report.failed.len(), report.rejected), (0, 1));
+        assert_eq!(old.stripe.units_sent(), 0);
+    }
+}
