@@ -243,11 +243,27 @@ impl StripeApi for FakeStripe {
     }
     async fn list_meter_event_summaries(
         &self,
-        _: &str,
-        _: &StripeCustomerId,
-        _: i64,
-        _: i64,
+        meter_id: &str,
+        customer: &StripeCustomerId,
+        start: i64,
+        end: i64,
     ) -> Result<Vec<MeterEventSummary>, StripeError> {
-        Err(unused())
+        let total: u64 = self
+            .meter_events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                &e.stripe_customer_id == customer && start <= e.timestamp && e.timestamp < end
+            })
+            .map(|e| e.value)
+            .sum();
+        Ok(vec![MeterEventSummary {
+            id: "mtrusg_fake".into(),
+            meter: meter_id.into(),
+            start_time: start,
+            end_time: end,
+            aggregated_value: serde_json::Number::from(total),
+        }])
     }
 }

@@ -740,3 +740,272 @@ mod tests {
         assert_eq!(old.stripe.units_sent(), 0);
     }
 }
+
+/// After this long, Stripe may have forgotten an intent's identifier (it keeps them at least 24
+/// hours), so a re-send is checked against the meter's summaries first.
+pub const IDENTIFIER_TRUST_SECS: i64 = 23 * 3_600;
+
+/// What a sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// The report of the records found unapplied.
+    pub records: BatchReport,
+    /// Pending intents re-sent (identically) and marked sent.
+    pub resent: usize,
+    /// Old pending intents found already counted by Stripe's summaries, marked without sending.
+    pub confirmed: usize,
+    /// Pending intents left for a later sweep (an error, or no meter id to check an old one).
+    pub left: usize,
+}
+
+/// The scheduled sweep: applies records the stream missed (written at least `min_age_secs`
+/// ago and still unapplied), then finishes every pending intent. An intent pending longer than
+/// [`IDENTIFIER_TRUST_SECS`] is first looked up in the meter's event summaries for its period,
+/// so a sweep can never bill it twice.
+pub async fn sweep(
+    deps: &ReporterDeps<'_>,
+    settings: &ReporterSettings,
+    meter_id: Option<&str>,
+    min_age_secs: i64,
+) -> Result<SweepReport, ReportError> {
+    let now = deps.clock.now();
+    let unapplied = deps.ledger.list_unapplied_usage(now - min_age_secs).await?;
+    let mut out = SweepReport {
+        records: report(
+            deps,
+            settings,
+            unapplied.into_iter().map(Incoming::Record).collect(),
+        )
+        .await,
+        ..SweepReport::default()
+    };
+    for ledger in deps.ledger.list_pending_intents().await? {
+        let Some(intent) = ledger.pending.clone() else {
+            continue;
+        };
+        match finish_intent(deps, settings, meter_id, &ledger, &intent).await {
+            Ok(Finished::Resent) => out.resent += 1,
+            Ok(Finished::Confirmed) => out.confirmed += 1,
+            Ok(Finished::Left) => out.left += 1,
+            Err(e) => {
+                warn!(customer_id = %ledger.customer_id, identifier = %intent.identifier, error = %e,
+                    "pending intent left for the next sweep");
+                out.left += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+enum Finished {
+    Resent,
+    Confirmed,
+    Left,
+}
+
+async fn finish_intent(
+    deps: &ReporterDeps<'_>,
+    settings: &ReporterSettings,
+    meter_id: Option<&str>,
+    ledger: &PeriodLedger,
+    intent: &MeterIntent,
+) -> Result<Finished, ReportError> {
+    let Some(stripe_customer_id) = deps
+        .customers
+        .get_customer(&ledger.customer_id)
+        .await?
+        .and_then(|c| c.stripe_customer_id)
+    else {
+        return Ok(Finished::Left);
+    };
+    let now = deps.clock.now();
+    if now - intent.created_at > IDENTIFIER_TRUST_SECS {
+        let Some(meter_id) = meter_id else {
+            warn!(identifier = %intent.identifier, "an old pending intent needs STRIPE_METER_ID to be checked");
+            return Ok(Finished::Left);
+        };
+        let summaries = deps
+            .stripe
+            .list_meter_event_summaries(
+                meter_id,
+                &stripe_customer_id,
+                ledger.period.start(),
+                ledger.period.end(),
+            )
+            .await?;
+        let counted: u64 = summaries.iter().filter_map(|s| s.whole_units()).sum();
+        if counted >= intent.to {
+            deps.ledger
+                .mark_intent_sent(
+                    &ledger.customer_id,
+                    ledger.period.start(),
+                    &intent.identifier,
+                    now,
+                )
+                .await?;
+            return Ok(Finished::Confirmed);
+        }
+    }
+    send(deps, settings, &stripe_customer_id, intent).await?;
+    deps.ledger
+        .mark_intent_sent(
+            &ledger.customer_id,
+            ledger.period.start(),
+            &intent.identifier,
+            now,
+        )
+        .await?;
+    Ok(Finished::Resent)
+}
+
+#[cfg(test)]
+mod sweep_tests {
+    use super::*;
+    use crate::memory::MemoryStore;
+    use crate::service::fakes::{FakeClock, FakeStripe};
+    use crate::subscription::SubscriptionStatus;
+
+    const START: i64 = 1_790_000_000;
+
+    async fn world(now: i64) -> (MemoryStore, FakeStripe, FakeClock, ReporterSettings) {
+        let store = MemoryStore::new();
+        let c = CustomerId::parse("t1").unwrap();
+        store
+            .link_stripe_customer(&c, &StripeCustomerId::parse("cus_1").unwrap(), START)
+            .await
+            .unwrap();
+        store
+            .apply_subscription(
+                &c,
+                &SubscriptionSnapshot {
+                    subscription_id: crate::ids::StripeSubscriptionId::parse("sub_1").unwrap(),
+                    status: SubscriptionStatus::Active,
+                    current_period: Some(BillingPeriod::new(START, START + 2_592_000).unwrap()),
+                    cancel_at_period_end: false,
+                    version: 1,
+                },
+                START,
+            )
+            .await
+            .unwrap();
+        let pricing = Pricing::new(
+            Usd::parse("29").unwrap(),
+            Usd::parse("10").unwrap(),
+            rust_decimal::Decimal::from(2),
+            Usd::parse("0.01").unwrap(),
+            crate::money::AllowanceMode::Stripe,
+        )
+        .unwrap();
+        (
+            store,
+            FakeStripe::default(),
+            FakeClock::at(now),
+            ReporterSettings::new(pricing, "leadmagnet_ai_usage"),
+        )
+    }
+
+    fn deps<'a>(
+        store: &'a MemoryStore,
+        stripe: &'a FakeStripe,
+        clock: &'a FakeClock,
+    ) -> ReporterDeps<'a> {
+        ReporterDeps {
+            customers: store,
+            ledger: store,
+            stripe,
+            clock,
+            fail_points: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_record_the_stream_never_delivered_is_billed_by_the_sweep() {
+        let (store, stripe, clock, settings) = world(START + 3_600).await;
+        let record = UsageRecord {
+            usage_id: UsageId::parse("lost").unwrap(),
+            customer_id: CustomerId::parse("t1").unwrap(),
+            openai_cost_usd: Usd::parse("0.25").unwrap(),
+            occurred_at: START + 10,
+        };
+        store.put_usage_record(&record, START + 10).await.unwrap();
+        let out = sweep(&deps(&store, &stripe, &clock), &settings, None, 300)
+            .await
+            .unwrap();
+        assert_eq!(out.records.applied, 1);
+        assert_eq!(stripe.units_sent(), 50);
+        // a second sweep finds nothing to do
+        let again = sweep(&deps(&store, &stripe, &clock), &settings, None, 300)
+            .await
+            .unwrap();
+        assert_eq!((again.records.applied, again.resent), (0, 0));
+        assert_eq!(stripe.units_sent(), 50);
+    }
+
+    async fn pending_intent(store: &MemoryStore, created_at: i64) -> MeterIntent {
+        let c = CustomerId::parse("t1").unwrap();
+        let period = BillingPeriod::new(START, START + 2_592_000).unwrap();
+        let intent = MeterIntent {
+            from: 0,
+            to: 7,
+            timestamp: START + 5,
+            identifier: MeterIntent::identifier_for(&c, START, 0, 7),
+            created_at,
+        };
+        store.begin_intent(&c, &period, &intent).await.unwrap();
+        intent
+    }
+
+    #[tokio::test]
+    async fn a_fresh_pending_intent_is_resent_identically() {
+        let (store, stripe, clock, settings) = world(START + 3_600).await;
+        let intent = pending_intent(&store, START + 3_000).await;
+        let out = sweep(
+            &deps(&store, &stripe, &clock),
+            &settings,
+            Some("mtr_1"),
+            300,
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.resent, 1);
+        let sent = stripe.meter_events.lock().unwrap()[0].clone();
+        assert_eq!(
+            (sent.identifier, sent.value, sent.timestamp),
+            (intent.identifier, 7, START + 5)
+        );
+        assert!(store.list_pending_intents().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_old_pending_intent_already_counted_by_stripe_is_not_sent_again() {
+        // GIVEN an intent pending for a day whose event Stripe did receive
+        let (store, stripe, clock, settings) = world(START + 90_000).await;
+        let intent = pending_intent(&store, START + 1_000).await;
+        stripe.meter_events.lock().unwrap().push(NewMeterEvent {
+            event_name: "leadmagnet_ai_usage".into(),
+            stripe_customer_id: StripeCustomerId::parse("cus_1").unwrap(),
+            value: 7,
+            identifier: "forgotten-by-stripe".into(),
+            timestamp: intent.timestamp,
+        });
+        // WHEN the sweep runs
+        let out = sweep(
+            &deps(&store, &stripe, &clock),
+            &settings,
+            Some("mtr_1"),
+            300,
+        )
+        .await
+        .unwrap();
+        // THEN it is confirmed from the summaries, not re-sent
+        assert_eq!((out.confirmed, out.resent), (1, 0));
+        assert_eq!(stripe.units_sent(), 7);
+        // AND without a meter id an old intent is left alone rather than risk a double bill
+        let (store2, stripe2, clock2, settings2) = world(START + 90_000).await;
+        pending_intent(&store2, START + 1_000).await;
+        let out = sweep(&deps(&store2, &stripe2, &clock2), &settings2, None, 300)
+            .await
+            .unwrap();
+        assert_eq!((out.left, stripe2.units_sent()), (1, 0));
+    }
+}
