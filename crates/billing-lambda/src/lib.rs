@@ -4,8 +4,10 @@
 //! # Layout
 //! - [`apigw`]: API Gateway HTTP API (payload 2.0) requests and responses: header lookup, the raw
 //!   body (base64 honoured), JSON responses, JWT claims from the authorizer.
+//! - [`onboarding`]: the checkout and portal routes' caller (JWT claims only) and error answers.
 //! - [`cold_start`]: what a `main` builds once per cold start: the AWS config, the DynamoDB store,
 //!   the Stripe client with its key, the webhook signature verifier.
 
 pub mod apigw;
 pub mod cold_start;
+pub mod onboarding;

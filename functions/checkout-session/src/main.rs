@@ -1,0 +1,41 @@
+//! Cold start of the checkout-session function: configuration, the store and the Stripe client
+//! (its key read once) once, then the runtime loop.
+
+use billing::config::{CheckoutConfig, PricesConfig, ProcessEnv, StripeConfig, TablesConfig};
+use billing::ports::SystemClock;
+use billing::service::onboarding::OnboardingDeps;
+use billing_lambda::cold_start;
+use checkout_session::Deps;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let env = ProcessEnv;
+    let prices = PricesConfig::from_env(&env)?;
+    let urls = CheckoutConfig::from_env(&env)?;
+    let stripe_config = StripeConfig::from_env(&env)?;
+    let tables = TablesConfig::from_env(&env);
+
+    let sdk = cold_start::aws_config().await;
+    let secrets = cold_start::secrets_reader(&sdk);
+    let stripe = cold_start::stripe_client(&secrets, &stripe_config).await?;
+    let store = cold_start::dynamo_store(&sdk, tables);
+    let clock = SystemClock;
+    let deps = Deps {
+        onboarding: OnboardingDeps {
+            customers: &store,
+            onboarding: &store,
+            stripe: &stripe,
+            clock: &clock,
+        },
+        prices: &prices,
+        urls: &urls,
+    };
+
+    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| {
+        let deps = &deps;
+        async move { Ok::<_, Error>(checkout_session::handler(deps, event).await) }
+    }))
+    .await
+}
