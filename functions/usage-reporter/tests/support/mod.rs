@@ -1,0 +1,671 @@
+//! What the end-to-end tests share: a store on moto with fresh tables, the Stripe stand-in over
+//! HTTP with a meter and both prices, subscribed customers, and the two trigger payloads built
+//! from the fixtures.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::config::http::HttpRequest;
+use aws_sdk_dynamodb::config::{
+    BehaviorVersion, Credentials, HttpClient, Region, RuntimeComponents, SharedHttpClient,
+};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_runtime_api::client::http::{
+    HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use billing::config::TablesConfig;
+use billing::ids::{
+    CheckoutSessionId, CustomerId, StripeCustomerId, StripeSubscriptionId, UsageId,
+};
+use billing::money::{AllowanceMode, Pricing, Usd};
+use billing::period::BillingPeriod;
+use billing::ports::{Clock, CustomerStore, SystemClock, UsageLedger};
+use billing::stripe::{
+    CheckoutSession, Customer, MeterEventOutcome, MeterEventSummary, NewCheckoutSession,
+    NewCustomer, NewMeterEvent, NewPortalSession, PortalSession, StripeApi, StripeError,
+    Subscription,
+};
+use billing::subscription::SubscriptionSnapshot;
+use billing::usage::UsageRecord;
+use billing_adapters::dynamodb::{DynamoStore, create_tables};
+use billing_adapters::stripe_http::{RetryPolicy, StripeHttpClient};
+use lambda_runtime::{Context, LambdaEvent};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use usage_reporter::{Deps, HandlerError, ReporterDeps, ReporterSettings, SweepConfig};
+
+/// The stand-in accepts any test key.
+pub const KEY: &str = "sk_test_stripe_sim";
+/// The meter's event name.
+pub const EVENT_NAME: &str = "leadmagnet_ai_usage";
+
+const STREAM_FIXTURE: &str = include_str!("../fixtures/dynamodb-stream-usage-records.json");
+const SCHEDULE_FIXTURE: &str = include_str!("../fixtures/eventbridge-scheduled-event.json");
+
+/// The Stripe client, counting meter-event calls per Stripe customer (every attempt the
+/// reporter makes, retries inside the HTTP client not counted).
+pub struct CountingStripe {
+    pub inner: StripeHttpClient,
+    pub meter_event_calls: Mutex<HashMap<String, usize>>,
+}
+
+#[async_trait::async_trait]
+impl StripeApi for CountingStripe {
+    async fn create_customer(&self, p: &NewCustomer, k: &str) -> Result<Customer, StripeError> {
+        self.inner.create_customer(p, k).await
+    }
+    async fn retrieve_customer(&self, id: &StripeCustomerId) -> Result<Customer, StripeError> {
+        self.inner.retrieve_customer(id).await
+    }
+    async fn create_checkout_session(
+        &self,
+        p: &NewCheckoutSession,
+        k: &str,
+    ) -> Result<CheckoutSession, StripeError> {
+        self.inner.create_checkout_session(p, k).await
+    }
+    async fn retrieve_checkout_session(
+        &self,
+        id: &CheckoutSessionId,
+    ) -> Result<CheckoutSession, StripeError> {
+        self.inner.retrieve_checkout_session(id).await
+    }
+    async fn create_portal_session(
+        &self,
+        p: &NewPortalSession,
+        k: &str,
+    ) -> Result<PortalSession, StripeError> {
+        self.inner.create_portal_session(p, k).await
+    }
+    async fn retrieve_subscription(
+        &self,
+        id: &StripeSubscriptionId,
+    ) -> Result<Subscription, StripeError> {
+        self.inner.retrieve_subscription(id).await
+    }
+    async fn create_meter_event(
+        &self,
+        e: &NewMeterEvent,
+    ) -> Result<MeterEventOutcome, StripeError> {
+        *self
+            .meter_event_calls
+            .lock()
+            .unwrap()
+            .entry(e.stripe_customer_id.to_string())
+            .or_default() += 1;
+        self.inner.create_meter_event(e).await
+    }
+    async fn list_meter_event_summaries(
+        &self,
+        meter_id: &str,
+        customer: &StripeCustomerId,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<MeterEventSummary>, StripeError> {
+        self.inner
+            .list_meter_event_summaries(meter_id, customer, start, end)
+            .await
+    }
+}
+
+/// A customer subscribed in the stand-in and linked in the store.
+#[derive(Debug, Clone)]
+pub struct Subscribed {
+    pub customer_id: CustomerId,
+    pub stripe_customer_id: StripeCustomerId,
+    pub period: BillingPeriod,
+}
+
+/// One test's world: its own tables, its own stand-in with a meter and both prices.
+pub struct World {
+    pub store: DynamoStore,
+    pub sim: stripe_sim::Server,
+    pub stripe: CountingStripe,
+    pub clock: SystemClock,
+    pub settings: ReporterSettings,
+    pub sweep: SweepConfig,
+    pub meter_id: String,
+    pub base_price: String,
+    pub usage_price: String,
+    sequence: AtomicU64,
+}
+
+impl World {
+    /// A world billing in `mode`, or `None` when moto is not configured.
+    pub async fn new(test: &str, mode: AllowanceMode) -> Option<World> {
+        let store = dynamo_store(test).await?;
+        // Each meter event call takes 10 ms, so concurrent calls for one customer meet the
+        // stand-in's one-call-in-flight limit (429) and the client's backoff.
+        let sim = stripe_sim::serve(stripe_sim::Config {
+            port: 0,
+            meter_event_delay: Duration::from_millis(10),
+            ..stripe_sim::Config::default()
+        })
+        .await
+        .unwrap();
+        // Short backoff so the fault tests stay quick; five retries after the first attempt.
+        let inner = StripeHttpClient::builder(SecretString::from(KEY))
+            .base_url(sim.base_url())
+            .retry_policy(
+                RetryPolicy::default()
+                    .with_max_retries(5)
+                    .with_base_delay(Duration::from_millis(20))
+                    .with_max_delay(Duration::from_millis(300)),
+            )
+            .build()
+            .unwrap();
+        let pricing = Pricing::new(
+            Usd::parse("29").unwrap(),
+            Usd::parse("10").unwrap(),
+            2.into(),
+            Usd::parse("0.01").unwrap(),
+            mode,
+        )
+        .unwrap();
+        let mut world = World {
+            store,
+            sim,
+            stripe: CountingStripe {
+                inner,
+                meter_event_calls: Mutex::default(),
+            },
+            clock: SystemClock,
+            settings: ReporterSettings::new(pricing, EVENT_NAME),
+            sweep: SweepConfig {
+                meter_id: None,
+                min_age_secs: usage_reporter::DEFAULT_SWEEP_MIN_AGE_SECS,
+            },
+            meter_id: String::new(),
+            base_price: String::new(),
+            usage_price: String::new(),
+            sequence: AtomicU64::new(0),
+        };
+        let meter = world
+            .sim_post(
+                "/v1/billing/meters",
+                &[
+                    ("display_name", "Lead Magnet AI usage"),
+                    ("event_name", EVENT_NAME),
+                    ("default_aggregation[formula]", "sum"),
+                    ("customer_mapping[type]", "by_id"),
+                    ("customer_mapping[event_payload_key]", "stripe_customer_id"),
+                    ("value_settings[event_payload_key]", "value"),
+                ],
+            )
+            .await;
+        world.meter_id = meter["id"].as_str().unwrap().to_string();
+        world.sweep.meter_id = Some(world.meter_id.clone());
+        let base = world
+            .sim_post(
+                "/v1/prices",
+                &[
+                    ("currency", "usd"),
+                    ("unit_amount", "2900"),
+                    ("recurring[interval]", "month"),
+                    ("product_data[name]", "Lead Magnet AI Pro"),
+                ],
+            )
+            .await;
+        world.base_price = base["id"].as_str().unwrap().to_string();
+        let meter_id = world.meter_id.clone();
+        let usage = world
+            .sim_post(
+                "/v1/prices",
+                &[
+                    ("currency", "usd"),
+                    ("unit_amount", "1"),
+                    ("recurring[interval]", "month"),
+                    ("recurring[usage_type]", "metered"),
+                    ("recurring[meter]", &meter_id),
+                    ("product_data[name]", "Lead Magnet AI Usage"),
+                ],
+            )
+            .await;
+        world.usage_price = usage["id"].as_str().unwrap().to_string();
+        Some(world)
+    }
+
+    /// The ports as the function's `main` lends them.
+    pub fn deps(&self) -> Deps<'_> {
+        Deps {
+            reporter: ReporterDeps {
+                customers: &self.store,
+                ledger: &self.store,
+                stripe: &self.stripe,
+                clock: &self.clock,
+                fail_points: None,
+            },
+            settings: &self.settings,
+            sweep: &self.sweep,
+        }
+    }
+
+    /// A POST to the stand-in (a fresh idempotency key each time).
+    pub async fn sim_post(&self, path: &str, form: &[(&str, &str)]) -> Value {
+        let form: Vec<(String, String)> = form
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let key = format!("test-{}", fastrand::u64(..));
+        self.stripe
+            .inner
+            .post_form(path, &form, &key)
+            .await
+            .unwrap()
+    }
+
+    /// Arms a fault in the stand-in (`/_sim/faults`, no key needed).
+    pub async fn arm_fault(&self, rule: Value) {
+        let url = format!("{}/_sim/faults", self.sim.base_url());
+        let answer = raw_post_json(&url, &rule).await;
+        assert!(answer.contains("meter_events"), "{answer}");
+    }
+
+    /// A customer with a subscription on the base and the metered price in the stand-in,
+    /// linked in the store with the subscription stored as the webhook would.
+    pub async fn subscribed(&self, customer_id: &str) -> Subscribed {
+        let customer = self
+            .sim_post(
+                "/v1/customers",
+                &[
+                    ("email", &format!("{customer_id}@example.com")),
+                    ("metadata[customer_id]", customer_id),
+                ],
+            )
+            .await;
+        let stripe_customer_id = StripeCustomerId::parse(customer["id"].as_str().unwrap()).unwrap();
+        let sub = self
+            .sim_post(
+                "/v1/subscriptions",
+                &[
+                    ("customer", stripe_customer_id.as_str()),
+                    ("items[0][price]", &self.base_price),
+                    ("items[1][price]", &self.usage_price),
+                ],
+            )
+            .await;
+        let subscription = self
+            .stripe
+            .retrieve_subscription(
+                &StripeSubscriptionId::parse(sub["id"].as_str().unwrap()).unwrap(),
+            )
+            .await
+            .unwrap();
+        let customer_id = CustomerId::parse(customer_id).unwrap();
+        let now = self.clock.now();
+        self.store
+            .link_stripe_customer(&customer_id, &stripe_customer_id, now)
+            .await
+            .unwrap();
+        let snapshot = SubscriptionSnapshot::from_stripe(&subscription, 1);
+        let period = snapshot.current_period.unwrap();
+        self.store
+            .apply_subscription(&customer_id, &snapshot, now)
+            .await
+            .unwrap();
+        Subscribed {
+            customer_id,
+            stripe_customer_id,
+            period,
+        }
+    }
+
+    /// Writes a usage record as a producer does (`created_at` = `written_at`), now-ish in the
+    /// customer's period; returns its stream record image read back from the table.
+    pub async fn write(
+        &self,
+        id: &str,
+        customer: &Subscribed,
+        cost: &str,
+        written_at: i64,
+    ) -> Value {
+        let record = UsageRecord {
+            usage_id: UsageId::parse(id).unwrap(),
+            customer_id: customer.customer_id.clone(),
+            openai_cost_usd: Usd::parse(cost).unwrap(),
+            occurred_at: (self.clock.now() - 5).max(customer.period.start()),
+        };
+        assert!(
+            self.store
+                .put_usage_record(&record, written_at)
+                .await
+                .unwrap()
+        );
+        self.image(id).await
+    }
+
+    /// A customer linked to a Stripe customer but never subscribed.
+    pub async fn unsubscribed(&self, customer_id: &str) -> CustomerId {
+        let customer = self
+            .sim_post("/v1/customers", &[("metadata[customer_id]", customer_id)])
+            .await;
+        let stripe_customer_id = StripeCustomerId::parse(customer["id"].as_str().unwrap()).unwrap();
+        let customer_id = CustomerId::parse(customer_id).unwrap();
+        self.store
+            .link_stripe_customer(&customer_id, &stripe_customer_id, self.clock.now())
+            .await
+            .unwrap();
+        customer_id
+    }
+
+    /// Writes `record` as a producer does, now; returns its stream image.
+    pub async fn write_record(&self, record: &UsageRecord) -> Value {
+        assert!(
+            self.store
+                .put_usage_record(record, self.clock.now())
+                .await
+                .unwrap()
+        );
+        self.image(record.usage_id.as_str()).await
+    }
+
+    /// Writes an item straight into `usage_records` (for items no producer API would write).
+    pub async fn write_raw(&self, item: &[(&str, AttributeValue)]) -> Value {
+        let mut put = self
+            .store
+            .client()
+            .put_item()
+            .table_name(&self.store.tables().usage_records);
+        for (name, value) in item {
+            put = put.item(*name, value.clone());
+        }
+        put.send().await.unwrap();
+        let id = match &item[0].1 {
+            AttributeValue::S(id) => id.clone(),
+            other => panic!("{other:?}"),
+        };
+        self.image(&id).await
+    }
+
+    /// The `usage_records` item `id` as a stream image (DynamoDB JSON), read from the table.
+    pub async fn image(&self, id: &str) -> Value {
+        let item = self.raw_item(id).await.unwrap();
+        let mut image = serde_json::Map::new();
+        for (name, value) in item {
+            let json = match value {
+                AttributeValue::S(text) => json!({"S": text}),
+                AttributeValue::N(text) => json!({"N": text}),
+                AttributeValue::Bool(b) => json!({"BOOL": b}),
+                other => panic!("unexpected attribute {name}: {other:?}"),
+            };
+            image.insert(name, json);
+        }
+        Value::Object(image)
+    }
+
+    /// The raw `usage_records` item `id`.
+    pub async fn raw_item(&self, id: &str) -> Option<HashMap<String, AttributeValue>> {
+        self.store
+            .client()
+            .get_item()
+            .table_name(&self.store.tables().usage_records)
+            .key("usage_id", AttributeValue::S(id.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+    }
+
+    /// A stream record: `op` (`INSERT`, `MODIFY`, `REMOVE`) with `image` (the new image, or the
+    /// old one for a removal), a fresh increasing sequence number.
+    pub fn stream_record(&self, op: &str, image: &Value) -> Value {
+        let fixture: Value = serde_json::from_str(STREAM_FIXTURE).unwrap();
+        let mut record = fixture["Records"][0].clone();
+        let n = self.sequence.fetch_add(1, Ordering::SeqCst);
+        record["eventID"] = json!(format!("{:032x}", fastrand::u128(..)));
+        record["eventName"] = json!(op);
+        record["eventSourceARN"] = json!(format!(
+            "arn:aws:dynamodb:us-east-1:123456789012:table/{}/stream/2026-11-01T00:00:00.000",
+            self.store.tables().usage_records
+        ));
+        let change = &mut record["dynamodb"];
+        change["SequenceNumber"] = json!(format!(
+            "{}",
+            111_100_000_000_000_000_000_000_u128 + u128::from(n)
+        ));
+        change["Keys"] = json!({"usage_id": image["usage_id"].clone()});
+        let change = change.as_object_mut().unwrap();
+        change.remove("NewImage");
+        change.remove("OldImage");
+        if op == "REMOVE" {
+            change.insert("OldImage".into(), image.clone());
+            change.insert("StreamViewType".into(), json!("NEW_AND_OLD_IMAGES"));
+        } else {
+            change.insert("NewImage".into(), image.clone());
+        }
+        record
+    }
+
+    /// A batch of INSERT records, one per image.
+    pub fn inserts(&self, images: &[Value]) -> Value {
+        batch(
+            images
+                .iter()
+                .map(|i| self.stream_record("INSERT", i))
+                .collect(),
+        )
+    }
+
+    /// Runs the handler on `payload`.
+    pub async fn invoke(&self, payload: Value) -> Result<Value, HandlerError> {
+        let mut context = Context::default();
+        context.request_id = format!("req-{}", fastrand::u64(..));
+        usage_reporter::handler(&self.deps(), LambdaEvent::new(payload, context)).await
+    }
+
+    /// Delivers a stream batch as Lambda would, re-delivering the failed records until none
+    /// fail (bounded); returns how many deliveries it took.
+    pub async fn deliver(&self, batch_payload: &Value) -> usize {
+        let mut pending = batch_payload.clone();
+        for attempt in 1..=10 {
+            let answer = self.invoke(pending.clone()).await.unwrap();
+            let failed = failed_sequences(&answer);
+            if failed.is_empty() {
+                return attempt;
+            }
+            let records: Vec<Value> = pending["Records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| {
+                    failed.contains(
+                        &r["dynamodb"]["SequenceNumber"]
+                            .as_str()
+                            .unwrap()
+                            .to_string(),
+                    )
+                })
+                .cloned()
+                .collect();
+            pending = batch(records);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("records still failing after 10 deliveries");
+    }
+
+    /// The units Stripe's meter summaries count for `customer` in its period (widened to whole
+    /// minutes, as Stripe requires; the tests bill nothing in the neighbouring periods).
+    pub async fn units(&self, customer: &Subscribed) -> u64 {
+        let start = customer.period.start() - customer.period.start().rem_euclid(60);
+        let end = customer.period.end() + (60 - customer.period.end().rem_euclid(60)) % 60;
+        self.stripe
+            .list_meter_event_summaries(&self.meter_id, &customer.stripe_customer_id, start, end)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.whole_units().unwrap())
+            .sum()
+    }
+
+    /// The reporter's meter-event calls for `customer`.
+    pub fn meter_event_calls(&self, customer: &Subscribed) -> usize {
+        self.stripe
+            .meter_event_calls
+            .lock()
+            .unwrap()
+            .get(customer.stripe_customer_id.as_str())
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Drops the tables of a passed test (moto keeps everything in memory).
+    pub async fn drop_tables(&self) {
+        let tables = self.store.tables();
+        for table in [
+            &tables.customers,
+            &tables.usage_records,
+            &tables.webhook_events,
+            &tables.billing_ledger,
+        ] {
+            let _ = self
+                .store
+                .client()
+                .delete_table()
+                .table_name(table)
+                .send()
+                .await;
+        }
+    }
+}
+
+/// A stream batch of `records`.
+pub fn batch(records: Vec<Value>) -> Value {
+    json!({ "Records": records })
+}
+
+/// The scheduled event from the fixture.
+pub fn scheduled_event() -> Value {
+    serde_json::from_str(SCHEDULE_FIXTURE).unwrap()
+}
+
+/// The sequence numbers an answer lists as failed.
+pub fn failed_sequences(answer: &Value) -> Vec<String> {
+    answer["batchItemFailures"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a partial batch response: {answer}"))
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The units the oracle expects for a total OpenAI cost of `micros` millionths of a dollar,
+/// in plain integers: billed = 2 × cost; a unit is 10,000 millionths ($0.01); the allowance
+/// 10,000,000 ($10).
+pub fn oracle_units(mode: AllowanceMode, micros: u64) -> u64 {
+    let billed = 2 * micros;
+    match mode {
+        AllowanceMode::Stripe => billed / 10_000,
+        AllowanceMode::App => billed.saturating_sub(10_000_000) / 10_000,
+    }
+}
+
+/// `micros` millionths of a dollar as decimal text (`"0.000123"`).
+pub fn usd_text(micros: u64) -> String {
+    format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000)
+}
+
+/// A POST of a JSON body over a bare TCP connection (the `/_sim/` controls take JSON, which the
+/// Stripe client does not send); returns the response text.
+async fn raw_post_json(url: &str, body: &Value) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let body = body.to_string();
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let request = format!(
+        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    answer
+}
+
+/// An HTTP client that sends one DynamoDB request at a time: moto serves requests on threads
+/// without a lock, so concurrent conditional writes could both succeed there, as they never do on
+/// DynamoDB. Calls still interleave between their requests (small random pauses widen the gaps).
+#[derive(Debug, Clone)]
+struct OneAtATime {
+    inner: SharedHttpClient,
+    turn: Arc<tokio::sync::Mutex<()>>,
+}
+
+#[derive(Debug)]
+struct OneAtATimeConnector {
+    inner: SharedHttpConnector,
+    turn: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl HttpClient for OneAtATime {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(OneAtATimeConnector {
+            inner: self.inner.http_connector(settings, components),
+            turn: self.turn.clone(),
+        })
+    }
+}
+
+impl HttpConnector for OneAtATimeConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let inner = self.inner.clone();
+        let turn = self.turn.clone();
+        let pause = Duration::from_micros(fastrand::u64(0..1_000));
+        HttpConnectorFuture::new(async move {
+            tokio::time::sleep(pause).await;
+            let _turn = turn.lock().await;
+            inner.call(request).await
+        })
+    }
+}
+
+/// A DynamoDB store on moto with fresh tables named after the test, or `None` (after saying
+/// why) when no endpoint is configured.
+pub async fn dynamo_store(test: &str) -> Option<DynamoStore> {
+    let Ok(endpoint) = std::env::var("BILLING_TEST_DYNAMODB_ENDPOINT") else {
+        if std::env::var("BILLING_REQUIRE_DYNAMODB").as_deref() == Ok("1") {
+            panic!("BILLING_REQUIRE_DYNAMODB=1 but BILLING_TEST_DYNAMODB_ENDPOINT is not set");
+        }
+        println!("{test}: skipped: set BILLING_TEST_DYNAMODB_ENDPOINT (./scripts/test does)");
+        return None;
+    };
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "e2e"))
+        .http_client(OneAtATime {
+            inner: aws_smithy_http_client::Builder::new().build_http(),
+            turn: Arc::default(),
+        })
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let prefix = format!(
+        "ur{}-{}-{}-{}",
+        std::process::id(),
+        fastrand::u32(..),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        &test[..test.len().min(60)]
+    );
+    let tables = TablesConfig {
+        customers: format!("{prefix}-customers"),
+        usage_records: format!("{prefix}-usage_records"),
+        webhook_events: format!("{prefix}-stripe_webhook_events"),
+        billing_ledger: format!("{prefix}-billing_ledger"),
+    };
+    create_tables(&client, &tables)
+        .await
+        .unwrap_or_else(|e| panic!("creating tables on {prefix}: {e:?}"));
+    Some(DynamoStore::new(client, tables))
+}
