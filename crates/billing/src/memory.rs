@@ -15,7 +15,8 @@ use crate::ports::{
 use crate::stripe::NewCustomer;
 use crate::subscription::SubscriptionSnapshot;
 use crate::usage::{
-    MeterIntent, PeriodLedger, StoredUsage, UsageApplication, UsageRecord, UsageState,
+    MeterIntent, PeriodLedger, StoredUsage, UnappliedItem, UsageApplication, UsageRecord,
+    UsageState,
 };
 
 #[derive(Debug, Clone)]
@@ -468,7 +469,7 @@ impl UsageLedger for MemoryStore {
     async fn list_unapplied_usage(
         &self,
         written_before: i64,
-    ) -> Result<Vec<UsageRecord>, StoreError> {
+    ) -> Result<Vec<UnappliedItem>, StoreError> {
         let mut found: Vec<UsageRecord> = self
             .lock()
             .usage
@@ -479,7 +480,7 @@ impl UsageLedger for MemoryStore {
             .map(|row| row.stored.record.clone())
             .collect();
         found.sort_by(|a, b| a.usage_id.cmp(&b.usage_id));
-        Ok(found)
+        Ok(found.into_iter().map(UnappliedItem::Record).collect())
     }
 }
 

@@ -55,6 +55,28 @@ impl BillingPeriod {
     pub fn moved_inside(&self, at: i64) -> i64 {
         at.clamp(self.start, self.end - 1)
     }
+
+    /// The whole minutes inside the period, `[start rounded up, end rounded down)` to a minute.
+    /// Stripe's meter event summaries only take minute-aligned ranges, so meter events are
+    /// stamped inside this window: a summary over it then counts exactly this period's events,
+    /// none of a neighbour's. Periods shorter than two minutes keep their own bounds.
+    pub fn meter_window(&self) -> (i64, i64) {
+        let start = self.start.div_euclid(60) * 60 + if self.start % 60 == 0 { 0 } else { 60 };
+        let end = self.end.div_euclid(60) * 60;
+        if end > start {
+            (start, end)
+        } else {
+            (self.start, self.end)
+        }
+    }
+
+    /// The timestamp for a meter event of this period sent at `now`: `now` moved into
+    /// [`Self::meter_window`] (at most 59 s ahead of `now` in the period's first partial minute,
+    /// well within the 5 minutes Stripe allows).
+    pub fn meter_stamp(&self, now: i64) -> i64 {
+        let (start, end) = self.meter_window();
+        now.clamp(start, end - 1)
+    }
 }
 
 /// Formats unix seconds as RFC 3339 in UTC (`2026-11-26T14:41:47Z`).
@@ -90,6 +112,19 @@ mod tests {
         assert_eq!(p.moved_inside(500), 199);
         assert_eq!(p.moved_inside(5), 100);
         assert!(BillingPeriod::new(5, 5).is_err());
+    }
+
+    #[test]
+    fn meter_events_are_stamped_inside_the_whole_minutes_of_the_period() {
+        let p = BillingPeriod::new(1_030, 2_000).unwrap();
+        assert_eq!(p.meter_window(), (1_080, 1_980));
+        assert_eq!(p.meter_stamp(1_040), 1_080);
+        assert_eq!(p.meter_stamp(1_500), 1_500);
+        assert_eq!(p.meter_stamp(5_000), 1_979);
+        let aligned = BillingPeriod::new(1_200, 1_800).unwrap();
+        assert_eq!(aligned.meter_window(), (1_200, 1_800));
+        let tiny = BillingPeriod::new(1_030, 1_100).unwrap();
+        assert_eq!(tiny.meter_window(), (1_030, 1_100));
     }
 
     #[test]

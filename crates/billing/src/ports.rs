@@ -7,7 +7,9 @@ use crate::ids::{CustomerId, StripeCustomerId, StripeEventId, UsageId};
 use crate::money::Usd;
 use crate::period::BillingPeriod;
 use crate::subscription::SubscriptionSnapshot;
-use crate::usage::{MeterIntent, PeriodLedger, StoredUsage, UsageApplication, UsageRecord};
+use crate::usage::{
+    MeterIntent, PeriodLedger, StoredUsage, UnappliedItem, UsageApplication, UsageRecord,
+};
 
 /// A store operation that failed.
 #[derive(Debug, thiserror::Error)]
@@ -257,11 +259,13 @@ pub trait UsageLedger: Send + Sync {
     /// Every ledger with a pending intent (for the sweep).
     async fn list_pending_intents(&self) -> Result<Vec<PeriodLedger>, StoreError>;
 
-    /// Records neither applied nor rejected, written at or before `written_before` (for the sweep).
+    /// Items neither applied nor rejected, written at or before `written_before` (for the sweep);
+    /// an item that cannot be read as a record comes back as [`UnappliedItem::Unreadable`] instead
+    /// of failing the whole listing.
     async fn list_unapplied_usage(
         &self,
         written_before: i64,
-    ) -> Result<Vec<UsageRecord>, StoreError>;
+    ) -> Result<Vec<UnappliedItem>, StoreError>;
 }
 
 /// A Checkout Session kept for a customer, so that a second request (two tabs, a double click)

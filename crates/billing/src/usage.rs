@@ -61,6 +61,21 @@ pub struct StoredUsage {
     pub state: UsageState,
 }
 
+/// An unapplied item found by the sweep: a record, or an item that cannot be read as one (the
+/// sweep rejects it with the reason, so one bad item never stops the others).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnappliedItem {
+    /// A readable record.
+    Record(UsageRecord),
+    /// An item that is not a valid usage record.
+    Unreadable {
+        /// Its id, when readable.
+        usage_id: Option<UsageId>,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
 /// One record to add to a period ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageApplication {
@@ -133,7 +148,8 @@ impl PeriodLedger {
 
     /// The next intent to persist and send, if units are owed beyond those already intended and
     /// no intent is pending (a pending one must be sent and marked first). Its timestamp is `now`
-    /// moved inside the period, so late usage of a closed period is stamped in that period.
+    /// moved inside the period's whole minutes ([`BillingPeriod::meter_stamp`]), so late usage of
+    /// a closed period is stamped in that period and summaries can count it exactly.
     pub fn next_intent(&self, pricing: &Pricing, now: i64) -> Option<MeterIntent> {
         if self.pending.is_some() {
             return None;
@@ -146,7 +162,7 @@ impl PeriodLedger {
         Some(MeterIntent {
             from,
             to,
-            timestamp: self.period.moved_inside(now),
+            timestamp: self.period.meter_stamp(now),
             identifier: MeterIntent::identifier_for(
                 &self.customer_id,
                 self.period.start(),
@@ -258,7 +274,7 @@ mod tests {
         let p = pricing(AllowanceMode::Stripe);
         let mut l = ledger();
         l.billed_total = Usd::parse("1").unwrap();
-        assert_eq!(l.next_intent(&p, 5_000).unwrap().timestamp, 1_999);
+        assert_eq!(l.next_intent(&p, 5_000).unwrap().timestamp, 1_979);
         assert_eq!(l.next_intent(&p, 1_234).unwrap().timestamp, 1_234);
     }
 

@@ -29,7 +29,8 @@ use billing::money::Usd;
 use billing::period::BillingPeriod;
 use billing::ports::{ApplyOutcome, IntentOutcome, StoreError, UsageLedger};
 use billing::usage::{
-    MeterIntent, PeriodLedger, StoredUsage, UsageApplication, UsageRecord, UsageState,
+    MeterIntent, PeriodLedger, StoredUsage, UnappliedItem, UsageApplication, UsageRecord,
+    UsageState,
 };
 
 use super::DynamoStore;
@@ -496,7 +497,7 @@ impl UsageLedger for DynamoStore {
     async fn list_unapplied_usage(
         &self,
         written_before: i64,
-    ) -> Result<Vec<UsageRecord>, StoreError> {
+    ) -> Result<Vec<UnappliedItem>, StoreError> {
         let table = &self.tables.usage_records;
         let mut found = Vec::new();
         let items = self
@@ -506,13 +507,31 @@ impl UsageLedger for DynamoStore {
             )
             .await?;
         for item in &items {
-            let (stored, written_at) = usage_from_item(table, item)?;
-            if stored.state == UsageState::Pending && written_at <= written_before {
-                found.push(stored.record);
+            match usage_from_item(table, item) {
+                Ok((stored, written_at)) => {
+                    if stored.state == UsageState::Pending && written_at <= written_before {
+                        found.push(UnappliedItem::Record(stored.record));
+                    }
+                }
+                // One unreadable item must not stop the sweep: it is handed over for rejection.
+                Err(e) => found.push(UnappliedItem::Unreadable {
+                    usage_id: item
+                        .get("usage_id")
+                        .and_then(|v| v.as_s().ok())
+                        .and_then(|id| UsageId::parse(id.clone()).ok()),
+                    reason: e.to_string(),
+                }),
             }
         }
-        found.sort_by(|a, b| a.usage_id.cmp(&b.usage_id));
+        found.sort_by(|a, b| unapplied_key(a).cmp(&unapplied_key(b)));
         Ok(found)
+    }
+}
+
+fn unapplied_key(item: &UnappliedItem) -> Option<&UsageId> {
+    match item {
+        UnappliedItem::Record(record) => Some(&record.usage_id),
+        UnappliedItem::Unreadable { usage_id, .. } => usage_id.as_ref(),
     }
 }
 

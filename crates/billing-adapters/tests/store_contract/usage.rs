@@ -1,7 +1,7 @@
 //! The usage contract: records written once, applied at most once, totals exact.
 
 use billing::ports::ApplyOutcome;
-use billing::usage::{UsageApplication, UsageState};
+use billing::usage::{UnappliedItem, UsageApplication, UsageState};
 
 use crate::support::*;
 
@@ -413,10 +413,13 @@ pub async fn unapplied_records_are_listed_by_write_time_until_applied_or_rejecte
         .await
         .unwrap();
     // WHEN the sweep lists what was written at or before a time
-    let names = |records: Vec<billing::usage::UsageRecord>| -> Vec<String> {
-        records
+    let names = |items: Vec<UnappliedItem>| -> Vec<String> {
+        items
             .into_iter()
-            .map(|r| r.usage_id.to_string())
+            .map(|item| match item {
+                UnappliedItem::Record(r) => r.usage_id.to_string(),
+                UnappliedItem::Unreadable { reason, .. } => panic!("unreadable: {reason}"),
+            })
             .collect()
     };
     // THEN it gets exactly the pending ones written by then, by id
@@ -429,7 +432,7 @@ pub async fn unapplied_records_are_listed_by_write_time_until_applied_or_rejecte
         ["a", "b"]
     );
     let all = store.list_unapplied_usage(10_000).await.unwrap();
-    assert_eq!(all[0], record("a", &c, "1", 5_000));
+    assert_eq!(all[0], UnappliedItem::Record(record("a", &c, "1", 5_000)));
     assert_eq!(names(all), ["a", "b", "c"]);
 }
 

@@ -34,7 +34,7 @@ use crate::period::BillingPeriod;
 use crate::ports::{Clock, CustomerRecord, CustomerStore, IntentOutcome, StoreError, UsageLedger};
 use crate::stripe::{MeterEventOutcome, NewMeterEvent, StripeApi, StripeError};
 use crate::subscription::SubscriptionSnapshot;
-use crate::usage::{MeterIntent, PeriodLedger, UsageApplication, UsageRecord};
+use crate::usage::{MeterIntent, PeriodLedger, UnappliedItem, UsageApplication, UsageRecord};
 
 /// Where a crash can be injected, for the reliability tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -774,7 +774,15 @@ pub async fn sweep(
         records: report(
             deps,
             settings,
-            unapplied.into_iter().map(Incoming::Record).collect(),
+            unapplied
+                .into_iter()
+                .map(|item| match item {
+                    UnappliedItem::Record(record) => Incoming::Record(record),
+                    UnappliedItem::Unreadable { usage_id, reason } => {
+                        Incoming::Malformed { usage_id, reason }
+                    }
+                })
+                .collect(),
         )
         .await,
         ..SweepReport::default()
@@ -829,8 +837,8 @@ async fn finish_intent(
             .list_meter_event_summaries(
                 meter_id,
                 &stripe_customer_id,
-                ledger.period.start(),
-                ledger.period.end(),
+                ledger.period.meter_window().0,
+                ledger.period.meter_window().1,
             )
             .await?;
         let counted: u64 = summaries.iter().filter_map(|s| s.whole_units()).sum();
@@ -947,7 +955,7 @@ mod sweep_tests {
         let intent = MeterIntent {
             from: 0,
             to: 7,
-            timestamp: START + 5,
+            timestamp: period.meter_stamp(START + 5),
             identifier: MeterIntent::identifier_for(&c, START, 0, 7),
             created_at,
         };
@@ -971,7 +979,7 @@ mod sweep_tests {
         let sent = stripe.meter_events.lock().unwrap()[0].clone();
         assert_eq!(
             (sent.identifier, sent.value, sent.timestamp),
-            (intent.identifier, 7, START + 5)
+            (intent.identifier, 7, intent.timestamp)
         );
         assert!(store.list_pending_intents().await.unwrap().is_empty());
     }
