@@ -6,18 +6,16 @@
 // Helpers outside #[test] functions unwrap too: a failure there is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::encodings::Body;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use billing::config::{PortalConfig, TablesConfig};
+use billing::config::PortalConfig;
 use billing::ids::CustomerId;
 use billing::ports::SystemClock;
 use billing::service::onboarding::{OnboardingDeps, ensure_stripe_customer};
 use billing::stripe::NewCustomer;
-use billing_adapters::dynamodb::{DynamoStore, create_tables};
+use billing_adapters::dynamodb::DynamoStore;
 use billing_adapters::stripe_http::StripeHttpClient;
+use billing_test_support::Requests;
 use lambda_runtime::{Context, LambdaEvent};
 use portal_session::Deps;
 use secrecy::SecretString;
@@ -154,37 +152,10 @@ impl World {
     }
 }
 
-/// A DynamoDB store on moto with fresh tables, or `None` when moto is not configured.
+/// A DynamoDB store on moto with fresh tables, or `None` (after saying why) when moto is not
+/// configured.
 async fn dynamo_store(test: &str) -> Option<DynamoStore> {
-    let Ok(endpoint) = std::env::var("BILLING_TEST_DYNAMODB_ENDPOINT") else {
-        if std::env::var("BILLING_REQUIRE_DYNAMODB").as_deref() == Ok("1") {
-            panic!("BILLING_REQUIRE_DYNAMODB=1 but BILLING_TEST_DYNAMODB_ENDPOINT is not set");
-        }
-        println!("{test}: skipped: set BILLING_TEST_DYNAMODB_ENDPOINT (./scripts/test does)");
-        return None;
-    };
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("test", "test", None, None, "e2e"))
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(config);
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let prefix = format!(
-        "ps{}-{}-{}-{test}",
-        std::process::id(),
-        fastrand::u32(..),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
-    let tables = TablesConfig {
-        customers: format!("{prefix}-customers"),
-        usage_records: format!("{prefix}-usage_records"),
-        webhook_events: format!("{prefix}-stripe_webhook_events"),
-        billing_ledger: format!("{prefix}-billing_ledger"),
-    };
-    create_tables(&client, &tables).await.unwrap();
-    Some(DynamoStore::new(client, tables))
+    billing_test_support::moto_store("ps", test, Requests::Direct).await
 }
 
 fn claims(customer: &str) -> Value {

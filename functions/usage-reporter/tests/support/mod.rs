@@ -5,19 +5,11 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::config::http::HttpRequest;
-use aws_sdk_dynamodb::config::{
-    BehaviorVersion, Credentials, HttpClient, Region, RuntimeComponents, SharedHttpClient,
-};
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_smithy_runtime_api::client::http::{
-    HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
-};
-use billing::config::TablesConfig;
 use billing::ids::{
     CheckoutSessionId, CustomerId, StripeCustomerId, StripeSubscriptionId, UsageId,
 };
@@ -31,8 +23,9 @@ use billing::stripe::{
 };
 use billing::subscription::SubscriptionSnapshot;
 use billing::usage::UsageRecord;
-use billing_adapters::dynamodb::{DynamoStore, create_tables};
+use billing_adapters::dynamodb::DynamoStore;
 use billing_adapters::stripe_http::{RetryPolicy, StripeHttpClient};
+use billing_test_support::Requests;
 use lambda_runtime::{Context, LambdaEvent};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -588,84 +581,9 @@ async fn raw_post_json(url: &str, body: &Value) -> String {
     answer
 }
 
-/// An HTTP client that sends one DynamoDB request at a time: moto serves requests on threads
-/// without a lock, so concurrent conditional writes could both succeed there, as they never do on
-/// DynamoDB. Calls still interleave between their requests (small random pauses widen the gaps).
-#[derive(Debug, Clone)]
-struct OneAtATime {
-    inner: SharedHttpClient,
-    turn: Arc<tokio::sync::Mutex<()>>,
-}
-
-#[derive(Debug)]
-struct OneAtATimeConnector {
-    inner: SharedHttpConnector,
-    turn: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl HttpClient for OneAtATime {
-    fn http_connector(
-        &self,
-        settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        SharedHttpConnector::new(OneAtATimeConnector {
-            inner: self.inner.http_connector(settings, components),
-            turn: self.turn.clone(),
-        })
-    }
-}
-
-impl HttpConnector for OneAtATimeConnector {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let inner = self.inner.clone();
-        let turn = self.turn.clone();
-        let pause = Duration::from_micros(fastrand::u64(0..1_000));
-        HttpConnectorFuture::new(async move {
-            tokio::time::sleep(pause).await;
-            let _turn = turn.lock().await;
-            inner.call(request).await
-        })
-    }
-}
-
-/// A DynamoDB store on moto with fresh tables named after the test, or `None` (after saying
-/// why) when no endpoint is configured.
+/// A DynamoDB store on moto with fresh tables, or `None` (after saying why) when moto is not
+/// configured.
 pub async fn dynamo_store(test: &str) -> Option<DynamoStore> {
-    let Ok(endpoint) = std::env::var("BILLING_TEST_DYNAMODB_ENDPOINT") else {
-        if std::env::var("BILLING_REQUIRE_DYNAMODB").as_deref() == Ok("1") {
-            panic!("BILLING_REQUIRE_DYNAMODB=1 but BILLING_TEST_DYNAMODB_ENDPOINT is not set");
-        }
-        println!("{test}: skipped: set BILLING_TEST_DYNAMODB_ENDPOINT (./scripts/test does)");
-        return None;
-    };
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("test", "test", None, None, "e2e"))
-        .http_client(OneAtATime {
-            inner: aws_smithy_http_client::Builder::new().build_http(),
-            turn: Arc::default(),
-        })
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(config);
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let prefix = format!(
-        "ur{}-{}-{}-{}",
-        std::process::id(),
-        fastrand::u32(..),
-        COUNTER.fetch_add(1, Ordering::Relaxed),
-        &test[..test.len().min(60)]
-    );
-    let tables = TablesConfig {
-        customers: format!("{prefix}-customers"),
-        usage_records: format!("{prefix}-usage_records"),
-        webhook_events: format!("{prefix}-stripe_webhook_events"),
-        billing_ledger: format!("{prefix}-billing_ledger"),
-    };
-    create_tables(&client, &tables)
+    billing_test_support::moto_store("ur", test, Requests::OneAtATime(Duration::from_millis(1)))
         .await
-        .unwrap_or_else(|e| panic!("creating tables on {prefix}: {e:?}"));
-    Some(DynamoStore::new(client, tables))
 }
