@@ -121,7 +121,9 @@ pub struct UsageView {
     pub overage_usd: String,
     /// Percent of the allowance used, rounded down (may exceed 100).
     pub percent_of_allowance_used: u64,
-    /// The next invoice as it stands: base price plus the usage charged so far.
+    /// The next invoice as it stands: base price plus the usage charged so far, or the usage
+    /// charge alone when the subscription cancels at the period end (its final invoice does not
+    /// renew the plan).
     pub estimated_next_invoice_usd: String,
 }
 
@@ -212,18 +214,29 @@ pub fn compute(
             .filter(|_| status.is_billable())
             .map(|p| to_rfc3339(p.end())),
         cancel_at_period_end: subscription.cancel_at_period_end,
-        usage: Some(usage_view(pricing, billed)),
+        usage: Some(usage_view(
+            pricing,
+            billed,
+            !subscription.cancel_at_period_end,
+        )),
     }
 }
 
-fn usage_view(pricing: &Pricing, billed: Usd) -> UsageView {
+/// `renews`: whether the next invoice bills another period of the plan (not when the
+/// subscription cancels at the period end: its final invoice carries only the usage).
+fn usage_view(pricing: &Pricing, billed: Usd, renews: bool) -> UsageView {
+    let estimate = if renews {
+        pricing.estimated_invoice(billed)
+    } else {
+        pricing.usage_charge(billed)
+    };
     UsageView {
         billed_usd: billed.display_cents(),
         allowance_usd: pricing.allowance().display_cents(),
         remaining_allowance_usd: pricing.remaining_allowance(billed).display_cents(),
         overage_usd: pricing.overage(billed).display_cents(),
         percent_of_allowance_used: pricing.percent_of_allowance(billed),
-        estimated_next_invoice_usd: pricing.estimated_invoice(billed).display_cents(),
+        estimated_next_invoice_usd: estimate.display_cents(),
     }
 }
 
@@ -332,6 +345,22 @@ mod tests {
             assert_eq!(usage.percent_of_allowance_used, 45);
             assert_eq!(usage.estimated_next_invoice_usd, "29.00");
         }
+    }
+
+    #[test]
+    fn a_subscription_cancelling_at_period_end_estimates_a_final_invoice_of_usage_only() {
+        // GIVEN $12.20 of usage ($2.20 over) on a subscription set to cancel at the period end
+        let mut record = customer(SubscriptionStatus::Active, "12.20");
+        if let Some(s) = record.subscription.as_mut() {
+            s.cancel_at_period_end = true;
+        }
+        // WHEN viewed
+        let view = compute(Some(&record), &ViewSettings::default(), START + DAY);
+        // THEN the final invoice is the $2.20 overage alone: the $29 plan does not renew
+        assert!(view.cancel_at_period_end);
+        let usage = view.usage.unwrap();
+        assert_eq!(usage.overage_usd, "2.20");
+        assert_eq!(usage.estimated_next_invoice_usd, "2.20");
     }
 
     #[test]
