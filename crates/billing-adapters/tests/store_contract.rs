@@ -14,6 +14,7 @@
 //! - `webhook_events`: claim, complete, release, expiry.
 //! - `usage`: usage records, applying them to ledgers, rejection, decimal exactness.
 //! - `intents`: meter intents on the ledger.
+//! - `settlement`: the ledgers' unsettled mark (set by applies, cleared by settling writes).
 
 // The contract functions are plain async fns called by the generated #[tokio::test]s, which
 // clippy's allow-unwrap-in-tests does not see as tests.
@@ -25,6 +26,8 @@ mod customers;
 mod intents;
 #[path = "store_contract/onboarding.rs"]
 mod onboarding;
+#[path = "store_contract/settlement.rs"]
+mod settlement;
 #[path = "store_contract/support.rs"]
 mod support;
 #[path = "store_contract/usage.rs"]
@@ -131,5 +134,14 @@ contract_suite! {
         an_intent_keeps_the_billed_total_of_its_ledger,
         concurrent_intents_from_the_same_units_start_exactly_one,
         pending_intents_are_listed_until_marked_sent,
+    ],
+    settlement: [
+        an_apply_that_adds_usage_marks_the_ledger_unsettled_from_its_first_apply,
+        a_settled_ledger_is_listed_again_only_when_usage_is_applied_again,
+        settling_with_a_total_that_moved_on_keeps_the_mark,
+        marking_the_covering_intent_sent_settles_the_ledger,
+        usage_applied_after_the_settling_read_is_sent_but_stays_unsettled,
+        a_wrong_identifier_neither_marks_sent_nor_settles,
+        an_apply_racing_with_a_settlement_is_never_left_unmarked,
     ],
 }

@@ -39,6 +39,8 @@ struct Tables {
     events: HashMap<StripeEventId, EventMarker>,
     usage: HashMap<UsageId, UsageRow>,
     ledgers: BTreeMap<(CustomerId, i64), PeriodLedger>,
+    /// The ledgers' unsettled marks (`unsettled_since` on DynamoDB), by ledger key.
+    unsettled: BTreeMap<(CustomerId, i64), i64>,
     customer_requests: HashMap<CustomerId, NewCustomer>,
     checkout_slots: HashMap<CustomerId, CheckoutSlot>,
 }
@@ -317,7 +319,7 @@ impl UsageLedger for MemoryStore {
         customer: &CustomerId,
         period: &BillingPeriod,
         records: &[UsageApplication],
-        _now: i64,
+        now: i64,
     ) -> Result<ApplyOutcome, StoreError> {
         let mut tables = self.lock();
         // Decide and add up first, mutate only when every sum fits: all-or-nothing, like the
@@ -377,9 +379,13 @@ impl UsageLedger for MemoryStore {
         }
         tables
             .ledgers
-            .entry(key)
+            .entry(key.clone())
             .or_insert_with(|| PeriodLedger::new(customer.clone(), *period))
             .billed_total = ledger_total;
+        // Usage that moved the total is maybe not covered by intents yet: marked in the same step.
+        if added != crate::money::Usd::ZERO {
+            tables.unsettled.entry(key).or_insert(now);
+        }
         if let (Some(total), Some(c)) = (customer_usage, tables.customers.get_mut(customer)) {
             c.current_period_usage = total;
         }
@@ -454,6 +460,62 @@ impl UsageLedger for MemoryStore {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn mark_intent_sent_settling(
+        &self,
+        customer: &CustomerId,
+        period_start: i64,
+        identifier: &str,
+        settled_total: crate::money::Usd,
+        _now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tables = self.lock();
+        let key = (customer.clone(), period_start);
+        let Some(ledger) = tables.ledgers.get_mut(&key) else {
+            return Ok(false);
+        };
+        match &ledger.pending {
+            Some(pending) if pending.identifier == identifier => {
+                ledger.units_sent = pending.to;
+                ledger.pending = None;
+                if ledger.billed_total == settled_total {
+                    tables.unsettled.remove(&key);
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn settle_ledger(
+        &self,
+        customer: &CustomerId,
+        period_start: i64,
+        settled_total: crate::money::Usd,
+    ) -> Result<bool, StoreError> {
+        let mut tables = self.lock();
+        let key = (customer.clone(), period_start);
+        match tables.ledgers.get(&key) {
+            Some(ledger) if ledger.billed_total == settled_total => {
+                tables.unsettled.remove(&key);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn list_unsettled_ledgers(
+        &self,
+        unsettled_before: i64,
+    ) -> Result<Vec<PeriodLedger>, StoreError> {
+        let tables = self.lock();
+        Ok(tables
+            .unsettled
+            .iter()
+            .filter(|(_, since)| **since <= unsettled_before)
+            .filter_map(|(key, _)| tables.ledgers.get(key).cloned())
+            .collect())
     }
 
     async fn list_pending_intents(&self) -> Result<Vec<PeriodLedger>, StoreError> {

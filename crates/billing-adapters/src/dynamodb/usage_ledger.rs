@@ -18,6 +18,14 @@
 //! - Producers never overwrite a record (`attribute_not_exists(usage_id)`).
 //! - Intents never overlap: an intent is persisted only if none is pending and `units_intended`
 //!   is still the intent's `from`; marking it sent requires its identifier.
+//! - A ledger whose applied usage may owe units not covered by intents carries `unsettled_since`
+//!   (sparse; the time of the oldest unsettled apply). The apply transaction's ledger update sets
+//!   it (`if_not_exists`) whenever it adds a non-zero amount, in the same write as the `ADD`. It is
+//!   removed only by a write conditioned on `billed_total = :b`, `b` being the total the settler
+//!   read and whose owed units the intents cover (the settling mark-sent, or `settle_ledger`): an
+//!   apply committed after that read changed `billed_total`, so the removal is refused and the
+//!   apply's mark is never lost. The sweep lists marked ledgers with a Scan filtered on the
+//!   attribute; a sparse GSI on `unsettled_since` is the path at scale.
 
 use std::collections::HashSet;
 
@@ -177,17 +185,24 @@ impl DynamoStore {
     }
 
     fn ledger_add(&self, chunk: &Chunk<'_>, total: Usd) -> Result<Update, StoreError> {
-        Update::builder()
+        let mut expression =
+            "ADD billed_total :sum SET period_end = if_not_exists(period_end, :pe), \
+             units_intended = if_not_exists(units_intended, :zero), \
+             units_sent = if_not_exists(units_sent, :zero)"
+                .to_string();
+        let mut update = Update::builder()
             .table_name(&self.tables.billing_ledger)
             .set_key(Some(ledger_key(chunk.customer, chunk.period.start())))
-            .update_expression(
-                "ADD billed_total :sum SET period_end = if_not_exists(period_end, :pe), \
-                 units_intended = if_not_exists(units_intended, :zero), \
-                 units_sent = if_not_exists(units_sent, :zero)",
-            )
             .expression_attribute_values(":sum", usd(total))
             .expression_attribute_values(":pe", n(chunk.period.end()))
-            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":zero", n(0));
+        // Usage that moves the total may owe units: marked unsettled in the same write.
+        if total != Usd::ZERO {
+            expression.push_str(", unsettled_since = if_not_exists(unsettled_since, :now)");
+            update = update.expression_attribute_values(":now", n(chunk.now));
+        }
+        update
+            .update_expression(expression)
             .build()
             .map_err(errors::build)
     }
@@ -478,6 +493,79 @@ impl UsageLedger for DynamoStore {
             .condition_expression("intent_identifier = :id")
             .expression_attribute_values(":id", s(identifier));
         self.update_or_refused(table, request, true, false).await
+    }
+
+    async fn mark_intent_sent_settling(
+        &self,
+        customer: &CustomerId,
+        period_start: i64,
+        identifier: &str,
+        settled_total: Usd,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let table = &self.tables.billing_ledger;
+        let request = self
+            .client
+            .update_item()
+            .table_name(table)
+            .set_key(Some(ledger_key(customer, period_start)))
+            .update_expression(
+                "SET units_sent = intent_to REMOVE intent_from, intent_to, intent_timestamp, \
+                 intent_identifier, intent_created_at, unsettled_since",
+            )
+            // Only the pending intent with this identifier, and settled only while no usage was
+            // applied since the caller read `billed_total` (else that usage's mark would be lost).
+            .condition_expression("intent_identifier = :id AND billed_total = :b")
+            .expression_attribute_values(":id", s(identifier))
+            .expression_attribute_values(":b", usd(settled_total));
+        if self.update_or_refused(table, request, true, false).await? {
+            return Ok(true);
+        }
+        // Refused: the intent is not pending, or usage moved the total (rare: a race). Marked
+        // sent without settling; the ledger stays unsettled for whoever applied, or the sweep.
+        self.mark_intent_sent(customer, period_start, identifier, now)
+            .await
+    }
+
+    async fn settle_ledger(
+        &self,
+        customer: &CustomerId,
+        period_start: i64,
+        settled_total: Usd,
+    ) -> Result<bool, StoreError> {
+        let table = &self.tables.billing_ledger;
+        let request = self
+            .client
+            .update_item()
+            .table_name(table)
+            .set_key(Some(ledger_key(customer, period_start)))
+            .update_expression("REMOVE unsettled_since")
+            // Only while no usage was applied since the caller read the total (nor creating an
+            // item for a ledger that is not there: the comparison is false on a missing item).
+            .condition_expression("billed_total = :b")
+            .expression_attribute_values(":b", usd(settled_total));
+        self.update_or_refused(table, request, true, false).await
+    }
+
+    async fn list_unsettled_ledgers(
+        &self,
+        unsettled_before: i64,
+    ) -> Result<Vec<PeriodLedger>, StoreError> {
+        let table = &self.tables.billing_ledger;
+        let mut ledgers = Vec::new();
+        for item in self
+            .scan_all(table, "attribute_exists(unsettled_since)")
+            .await?
+        {
+            let since = ItemView::new(table, &KEY, &item).opt_i64("unsettled_since")?;
+            if since.is_some_and(|since| since <= unsettled_before) {
+                ledgers.push(ledger_from_item(table, &item)?);
+            }
+        }
+        ledgers.sort_by(|a, b| {
+            (&a.customer_id, a.period.start()).cmp(&(&b.customer_id, b.period.start()))
+        });
+        Ok(ledgers)
     }
 
     async fn list_pending_intents(&self) -> Result<Vec<PeriodLedger>, StoreError> {

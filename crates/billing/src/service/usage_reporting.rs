@@ -11,6 +11,17 @@
 //!    pending intent is re-sent (byte-identical: same identifier, value and timestamp) and marked
 //!    sent; then, while units are owed, a new intent is persisted, sent and marked sent.
 //!
+//! **Unsettled ledgers.** The apply write also marks the period ledger unsettled; settling clears
+//! the mark once intents cover every unit owed (folded into the last mark-sent write, or one
+//! write of its own when nothing was owed). A crash between apply and settle thus leaves the
+//! mark, and the sweep settles every ledger still marked after its minimum age, even if the
+//! stream never retries the batch (retries exhausted, records sent to the failure destination).
+//! Invariant: *a ledger whose applied usage may owe units not covered by intents is marked.* It
+//! holds because every apply that changes `billed_total` sets the mark in the same atomic write,
+//! and the mark is only cleared by a write conditioned on `billed_total` still being the total
+//! `b` the settler read, after which `units_intended >= units_owed(b)`: an apply that lands
+//! after the settler's read changed `billed_total`, so the clear is refused and its mark stays.
+//!
 //! Periods: a record belongs to the metered item's `[start, end)` that contains its
 //! `occurred_at`. A record after the stored period's end means the renewal webhook has not
 //! arrived: the subscription is re-fetched from Stripe and stored first. A record before the
@@ -195,9 +206,21 @@ pub async fn report(
     }
     for (customer_id, records) in by_customer {
         let ids: Vec<UsageId> = records.iter().map(|(r, _)| r.usage_id.clone()).collect();
-        if let Err(e) = report_customer(deps, settings, &customer_id, records, &mut out).await {
+        // Records rejected on the way are settled for good (or already listed as failed).
+        let mut rejected = BTreeSet::new();
+        if let Err(e) = report_customer(
+            deps,
+            settings,
+            &customer_id,
+            records,
+            &mut out,
+            &mut rejected,
+        )
+        .await
+        {
             warn!(customer_id = %customer_id, error = %e, "usage reporting failed; records will be retried");
-            out.failed.extend(ids);
+            out.failed
+                .extend(ids.into_iter().filter(|id| !rejected.contains(id)));
         }
     }
     out
@@ -232,6 +255,7 @@ async fn report_customer(
     customer_id: &CustomerId,
     records: Vec<(UsageRecord, Usd)>,
     out: &mut BatchReport,
+    rejected: &mut BTreeSet<UsageId>,
 ) -> Result<(), ReportError> {
     let now = deps.clock.now();
     let Some(mut customer) = deps.customers.get_customer(customer_id).await? else {
@@ -266,6 +290,7 @@ async fn report_customer(
                 deferred.push(record.occurred_at);
             }
             Placement::Unbilled => {
+                rejected.insert(record.usage_id.clone());
                 reject(
                     deps,
                     out,
@@ -278,6 +303,8 @@ async fn report_customer(
             Placement::AfterStoredPeriod => deferred.push(record.occurred_at),
         }
     }
+    // Periods this run applied usage to: their ledgers are marked unsettled now.
+    let mut applied_to = BTreeSet::new();
     for (period, applications) in &groups {
         let outcome = deps
             .ledger
@@ -285,6 +312,9 @@ async fn report_customer(
             .await?;
         out.applied += outcome.applied.len();
         out.already_applied += outcome.skipped.len();
+        if !outcome.applied.is_empty() {
+            applied_to.insert(*period);
+        }
     }
     crash(deps, FailPoint::AfterApply)?;
     // Settle every period this batch touched, plus the current one.
@@ -298,8 +328,20 @@ async fn report_customer(
     }
     if let Some(stripe_customer_id) = &customer.stripe_customer_id {
         for period in periods {
-            out.meter_events +=
-                settle(deps, settings, customer_id, stripe_customer_id, &period).await?;
+            // A period this run applied to is marked unsettled even when nothing is owed, so it
+            // is worth a settling write of its own. Any other (a redelivery, the current period
+            // added above) is settled only in passing, by a mark-sent write: a mark left there by
+            // a crashed run with nothing owed is cleared by the sweep.
+            let marked = applied_to.contains(&period);
+            out.meter_events += settle(
+                deps,
+                settings,
+                customer_id,
+                stripe_customer_id,
+                &period,
+                marked,
+            )
+            .await?;
         }
     }
     match deferred.first() {
@@ -393,27 +435,39 @@ fn crash(deps: &ReporterDeps<'_>, point: FailPoint) -> Result<(), ReportError> {
     }
 }
 
-/// Sends what one period owes; returns how many meter events Stripe took.
+/// Sends what one period owes and settles its ledger (clears its unsettled mark, see the module
+/// doc); returns how many meter events Stripe took. `marked`: the ledger may be marked unsettled
+/// although nothing is owed (usage applied without reaching a new unit), so a settling write of
+/// its own is worth it; otherwise only the last mark-sent write settles, in passing.
 async fn settle(
     deps: &ReporterDeps<'_>,
     settings: &ReporterSettings,
     customer_id: &CustomerId,
     stripe_customer_id: &StripeCustomerId,
     period: &BillingPeriod,
+    marked: bool,
 ) -> Result<usize, ReportError> {
     let mut sent = 0;
     // Each turn either sends the pending intent or starts one; a conflict re-reads the ledger.
     // The bound only guards against a store that keeps conflicting.
     for _ in 0..16 {
-        let ledger = deps
-            .ledger
-            .get_ledger(customer_id, period.start())
-            .await?
-            .unwrap_or_else(|| PeriodLedger::new(customer_id.clone(), *period));
-        let intent = match &ledger.pending {
-            Some(pending) => pending.clone(),
+        let stored = deps.ledger.get_ledger(customer_id, period.start()).await?;
+        let exists = stored.is_some();
+        let ledger = stored.unwrap_or_else(|| PeriodLedger::new(customer_id.clone(), *period));
+        let owed = settings.pricing.units_owed(ledger.billed_total);
+        // `covers`: once this intent is marked sent, intents cover every unit `billed_total` owes.
+        let (intent, covers) = match &ledger.pending {
+            Some(pending) => (pending.clone(), pending.to >= owed),
             None => {
                 let Some(next) = ledger.next_intent(&settings.pricing, deps.clock.now()) else {
+                    // Nothing owed beyond the intents: settled, unless usage landed since the
+                    // read (the write is conditioned on `billed_total`; the mark then stays for
+                    // whoever applied it, or for the sweep).
+                    if marked && exists {
+                        deps.ledger
+                            .settle_ledger(customer_id, period.start(), ledger.billed_total)
+                            .await?;
+                    }
                     return Ok(sent);
                 };
                 match deps.ledger.begin_intent(customer_id, period, &next).await? {
@@ -421,21 +475,38 @@ async fn settle(
                     IntentOutcome::Conflict => continue,
                 }
                 crash(deps, FailPoint::AfterIntent)?;
-                next
+                let covers = next.to >= owed;
+                (next, covers)
             }
         };
         send(deps, settings, stripe_customer_id, &intent).await?;
         crash(deps, FailPoint::AfterSend)?;
-        deps.ledger
-            .mark_intent_sent(
-                customer_id,
-                period.start(),
-                &intent.identifier,
-                deps.clock.now(),
-            )
-            .await?;
+        if covers {
+            // The settlement rides on the mark-sent write: no write of its own.
+            deps.ledger
+                .mark_intent_sent_settling(
+                    customer_id,
+                    period.start(),
+                    &intent.identifier,
+                    ledger.billed_total,
+                    deps.clock.now(),
+                )
+                .await?;
+        } else {
+            deps.ledger
+                .mark_intent_sent(
+                    customer_id,
+                    period.start(),
+                    &intent.identifier,
+                    deps.clock.now(),
+                )
+                .await?;
+        }
         crash(deps, FailPoint::AfterMarkSent)?;
         sent += 1;
+        if covers {
+            return Ok(sent);
+        }
     }
     Err(ReportError::Store(StoreError::Conflict(format!(
         "ledger of {customer_id} for period {} kept changing",
@@ -561,6 +632,140 @@ mod tests {
             };
             report(&deps, &self.settings, batch).await
         }
+
+        async fn sweep(&self, min_age_secs: i64) -> SweepReport {
+            let deps = ReporterDeps {
+                customers: &self.store,
+                ledger: &self.store,
+                stripe: &self.stripe,
+                clock: &self.clock,
+                fail_points: None,
+            };
+            sweep(&deps, &self.settings, Some("mtr_1"), min_age_secs)
+                .await
+                .unwrap()
+        }
+
+        async fn unsettled(&self) -> usize {
+            self.store
+                .list_unsettled_ledgers(i64::MAX)
+                .await
+                .unwrap()
+                .len()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_crash_after_apply_with_no_retry_is_settled_by_the_sweep_alone() {
+        for mode in [AllowanceMode::App, AllowanceMode::Stripe] {
+            // GIVEN $5.00 billed and settled, then a batch adding $6.00 crashes after applying it
+            let mut w = World::new(mode, START + 100).await;
+            let first = vec![w.write("a", "2.5", START + 1).await];
+            assert!(w.run(first, None).await.failed.is_empty());
+            let sent_before = w.stripe.units_sent();
+            let batch = vec![
+                w.write("b", "1.5", START + 2).await,
+                w.write("c", "1.5", START + 3).await,
+            ];
+            assert_eq!(
+                w.run(batch, Some(FailPoint::AfterApply)).await.failed.len(),
+                2
+            );
+            assert_eq!(w.stripe.units_sent(), sent_before, "{mode:?}");
+            // WHEN the stream never retries and the sweep runs before, then after its minimum age
+            let early = w.sweep(300).await;
+            assert_eq!((early.settled, w.stripe.units_sent()), (0, sent_before));
+            w.clock = FakeClock::at(START + 401);
+            let swept = w.sweep(300).await;
+            // THEN every owed unit is sent, once: $11.00 billed
+            let units = if mode == AllowanceMode::App {
+                100
+            } else {
+                1_100
+            };
+            assert_eq!((swept.settled, swept.left), (1, 0), "{mode:?}");
+            assert_eq!(w.stripe.units_sent(), units, "{mode:?}");
+            let ledger = w.store.get_ledger(&cid(), START).await.unwrap().unwrap();
+            assert_eq!((ledger.units_intended, ledger.units_sent), (units, units));
+            // AND the ledger is settled: the next sweep finds nothing
+            assert_eq!(w.unsettled().await, 0, "{mode:?}");
+            let again = w.sweep(300).await;
+            assert_eq!((again.settled, w.stripe.units_sent()), (0, units));
+        }
+    }
+
+    #[tokio::test]
+    async fn settling_clears_the_mark_whether_or_not_units_were_owed() {
+        // GIVEN usage below the allowance (nothing owed) in mode app
+        let w = World::new(AllowanceMode::App, START + 100).await;
+        assert!(
+            w.run(vec![w.write("a", "0.004", START + 1).await], None)
+                .await
+                .failed
+                .is_empty()
+        );
+        // THEN no unit went out and the ledger is settled anyway
+        assert_eq!((w.stripe.units_sent(), w.unsettled().await), (0, 0));
+        // AND usage owing units is settled by the mark-sent write
+        assert!(
+            w.run(vec![w.write("b", "6", START + 2).await], None)
+                .await
+                .failed
+                .is_empty()
+        );
+        assert_eq!((w.stripe.units_sent(), w.unsettled().await), (200, 0));
+    }
+
+    #[tokio::test]
+    async fn a_crashed_apply_owing_nothing_is_settled_by_the_sweep_without_sending() {
+        // GIVEN usage under the allowance whose first run crashes after applying, then a retry
+        let mut w = World::new(AllowanceMode::App, START + 100).await;
+        let batch = vec![w.write("a", "1", START + 1).await];
+        assert_eq!(
+            w.run(batch.clone(), Some(FailPoint::AfterApply))
+                .await
+                .failed
+                .len(),
+            1
+        );
+        assert!(w.run(batch, None).await.failed.is_empty());
+        // THEN the redelivery (which applied nothing) leaves the crashed run's mark to the sweep
+        assert_eq!(w.unsettled().await, 1);
+        // WHEN the sweep runs past the minimum age
+        w.clock = FakeClock::at(START + 500);
+        let swept = w.sweep(300).await;
+        // THEN it settles the ledger and sends nothing
+        assert_eq!((swept.settled, swept.settled_meter_events), (1, 0));
+        assert_eq!((w.stripe.units_sent(), w.unsettled().await), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn usage_beyond_a_pending_intent_is_sent_by_the_sweep_alone() {
+        // GIVEN a crash after an intent, then more usage applied by a run that crashes too
+        let mut w = World::new(AllowanceMode::Stripe, START + 100).await;
+        let first = vec![w.write("a", "0.05", START + 1).await];
+        assert_eq!(
+            w.run(first, Some(FailPoint::AfterIntent))
+                .await
+                .failed
+                .len(),
+            1
+        );
+        let second = vec![w.write("b", "0.05", START + 2).await];
+        assert_eq!(
+            w.run(second, Some(FailPoint::AfterApply))
+                .await
+                .failed
+                .len(),
+            1
+        );
+        // WHEN only the sweep runs, after the minimum age
+        w.clock = FakeClock::at(START + 500);
+        let swept = w.sweep(300).await;
+        // THEN the pending intent is re-sent and the rest is sent by settling the ledger
+        assert_eq!((swept.resent, swept.settled), (1, 1));
+        assert_eq!(w.stripe.units_sent(), 20);
+        assert_eq!(w.unsettled().await, 0);
     }
 
     #[tokio::test]
@@ -739,6 +944,37 @@ mod tests {
         assert_eq!((report.failed.len(), report.rejected), (0, 1));
         assert_eq!(old.stripe.units_sent(), 0);
     }
+
+    #[tokio::test]
+    async fn a_record_rejected_for_good_is_not_retried_with_its_customers_failed_ones() {
+        // GIVEN a customer without a subscription with a record from hours ago and a recent one
+        let w = World::new(AllowanceMode::Stripe, START + 10_000).await;
+        let orphan_id = CustomerId::parse("no-sub").unwrap();
+        w.store
+            .link_stripe_customer(
+                &orphan_id,
+                &StripeCustomerId::parse("cus_2").unwrap(),
+                START,
+            )
+            .await
+            .unwrap();
+        let mut batch = Vec::new();
+        for (id, at) in [("old", START + 50), ("recent", START + 9_990)] {
+            let record = UsageRecord {
+                usage_id: UsageId::parse(id).unwrap(),
+                customer_id: orphan_id.clone(),
+                openai_cost_usd: Usd::parse("1").unwrap(),
+                occurred_at: at,
+            };
+            w.store.put_usage_record(&record, at).await.unwrap();
+            batch.push(Incoming::Record(record));
+        }
+        // WHEN the batch is reported
+        let report = w.run(batch, None).await;
+        // THEN the old one is rejected for good and only the recent one is to be retried
+        assert_eq!(report.rejected, 1);
+        assert_eq!(report.failed, vec![UsageId::parse("recent").unwrap()]);
+    }
 }
 
 /// After this long, Stripe may have forgotten an intent's identifier (it keeps them at least 24
@@ -754,14 +990,22 @@ pub struct SweepReport {
     pub resent: usize,
     /// Old pending intents found already counted by Stripe's summaries, marked without sending.
     pub confirmed: usize,
-    /// Pending intents left for a later sweep (an error, or no meter id to check an old one).
+    /// Pending intents (and unsettled ledgers) left for a later sweep (an error, or no meter id
+    /// to check an old intent).
     pub left: usize,
+    /// Ledgers found unsettled (usage applied but maybe not covered by intents, e.g. after a crash
+    /// between apply and intent with no stream retry) and settled now.
+    pub settled: usize,
+    /// Meter events Stripe took while settling those ledgers.
+    pub settled_meter_events: usize,
 }
 
 /// The scheduled sweep: applies records the stream missed (written at least `min_age_secs`
 /// ago and still unapplied), then finishes every pending intent. An intent pending longer than
 /// [`IDENTIFIER_TRUST_SECS`] is first looked up in the meter's event summaries for its period,
-/// so a sweep can never bill it twice.
+/// so a sweep can never bill it twice. Last, it settles every ledger still marked unsettled
+/// `min_age_secs` after its first unsettled apply (see the module doc): units owed after a crash
+/// between apply and intent are sent even if the stream never delivers the batch again.
 pub async fn sweep(
     deps: &ReporterDeps<'_>,
     settings: &ReporterSettings,
@@ -802,7 +1046,60 @@ pub async fn sweep(
             }
         }
     }
+    for ledger in deps
+        .ledger
+        .list_unsettled_ledgers(now - min_age_secs)
+        .await?
+    {
+        // An intent still pending past the identifier window was left above (it needs the
+        // summaries check, which `settle` does not make): not re-sent blindly here.
+        if ledger
+            .pending
+            .as_ref()
+            .is_some_and(|intent| now - intent.created_at > IDENTIFIER_TRUST_SECS)
+        {
+            continue;
+        }
+        match settle_unsettled(deps, settings, &ledger).await {
+            Ok(Some(events)) => {
+                out.settled += 1;
+                out.settled_meter_events += events;
+            }
+            Ok(None) => out.left += 1,
+            Err(e) => {
+                warn!(customer_id = %ledger.customer_id, period_start = ledger.period.start(),
+                    error = %e, "unsettled ledger left for the next sweep");
+                out.left += 1;
+            }
+        }
+    }
     Ok(out)
+}
+
+/// Settles one ledger found unsettled; `None` when its customer has no Stripe customer.
+async fn settle_unsettled(
+    deps: &ReporterDeps<'_>,
+    settings: &ReporterSettings,
+    ledger: &PeriodLedger,
+) -> Result<Option<usize>, ReportError> {
+    let Some(stripe_customer_id) = deps
+        .customers
+        .get_customer(&ledger.customer_id)
+        .await?
+        .and_then(|c| c.stripe_customer_id)
+    else {
+        return Ok(None);
+    };
+    let events = settle(
+        deps,
+        settings,
+        &ledger.customer_id,
+        &stripe_customer_id,
+        &ledger.period,
+        true,
+    )
+    .await?;
+    Ok(Some(events))
 }
 
 enum Finished {
