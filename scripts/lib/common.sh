@@ -93,3 +93,14 @@ start_moto() {
   export BILLING_REQUIRE_DYNAMODB=1
   log "moto serving DynamoDB and Secrets Manager at $BILLING_TEST_DYNAMODB_ENDPOINT"
 }
+
+# Debian's chromium for the browser tests (never a downloaded browser): installed with apt when
+# /usr/bin/chromium is missing.
+ensure_chromium() {
+  [[ -x /usr/bin/chromium ]] && return
+  log "installing Debian's chromium (apt)"
+  local sudo=()
+  ((EUID == 0)) || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq chromium >/dev/null
+}

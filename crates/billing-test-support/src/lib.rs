@@ -5,6 +5,8 @@
 //! - [`moto_store`]: the store, or `None` (after saying why) when no moto endpoint is configured.
 //! - `OneAtATime`: the HTTP client that sends one DynamoDB request at a time.
 
+pub mod access_log;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;

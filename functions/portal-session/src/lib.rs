@@ -8,8 +8,13 @@
 //!
 //! # Layout
 //! - [`handler`]: one invocation over [`Deps`] (tests and the local stack call it directly).
+//! - [`manifest`]: [`MANIFEST`] (route, environment, tables, secrets) and [`config_from_env`].
 //! - `main.rs`: configuration, the store and the Stripe client once per cold start, then the
 //!   runtime loop.
+
+pub mod manifest;
+
+pub use manifest::{Config, MANIFEST, ROUTE, config_from_env};
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use billing::config::PortalConfig;

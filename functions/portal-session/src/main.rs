@@ -1,7 +1,7 @@
 //! Cold start of the portal-session function: configuration, the store and the Stripe client
 //! (its key read once) once, then the runtime loop.
 
-use billing::config::{PortalConfig, ProcessEnv, StripeConfig, TablesConfig};
+use billing::config::ProcessEnv;
 use billing::ports::SystemClock;
 use billing::service::onboarding::OnboardingDeps;
 use billing_lambda::cold_start;
@@ -11,10 +11,11 @@ use portal_session::Deps;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let env = ProcessEnv;
-    let portal = PortalConfig::from_env(&env)?;
-    let stripe_config = StripeConfig::from_env(&env)?;
-    let tables = TablesConfig::from_env(&env);
+    let portal_session::Config {
+        portal,
+        stripe: stripe_config,
+        tables,
+    } = portal_session::config_from_env(&ProcessEnv)?;
 
     let sdk = cold_start::aws_config().await;
     let secrets = cold_start::secrets_reader(&sdk);

@@ -15,7 +15,12 @@
 //! # Layout
 //! - [`handler`]: one invocation over [`Deps`] (tests and the local stack call it directly).
 //! - [`Settings`]: `SIGNUP_STRIPE_TIMEOUT_MS` and `STRIPE_TEST_CLOCKS`.
+//! - [`manifest`]: [`MANIFEST`] (route, environment, tables, secrets) and [`config_from_env`].
 //! - `main.rs`: configuration, store and Stripe client once per cold start, then the runtime loop.
+
+pub mod manifest;
+
+pub use manifest::{Config, MANIFEST, config_from_env};
 
 use std::time::Duration;
 

@@ -1,20 +1,21 @@
 //! Cold start of the post-confirmation function: configuration, the store and the Stripe client
 //! (its key read once) once, then the runtime loop.
 
-use billing::config::{ProcessEnv, StripeConfig, TablesConfig};
+use billing::config::ProcessEnv;
 use billing::ports::SystemClock;
 use billing::service::onboarding::OnboardingDeps;
 use billing_lambda::cold_start;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use post_confirmation::{Deps, Settings};
+use post_confirmation::Deps;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let env = ProcessEnv;
-    let settings = Settings::from_env(&env)?;
-    let stripe_config = StripeConfig::from_env(&env)?;
-    let tables = TablesConfig::from_env(&env);
+    let post_confirmation::Config {
+        settings,
+        stripe: stripe_config,
+        tables,
+    } = post_confirmation::config_from_env(&ProcessEnv)?;
 
     let sdk = cold_start::aws_config().await;
     let secrets = cold_start::secrets_reader(&sdk);

@@ -10,8 +10,13 @@
 //! # Layout
 //! - [`handler`]: one invocation, over the ports in [`WebhookDeps`] (tests and the local stack
 //!   call it directly).
+//! - [`manifest`]: [`MANIFEST`] (route, environment, tables, secrets) and [`config_from_env`].
 //! - `main.rs`: builds the configuration, the store, the Stripe client and the verifier once per
 //!   cold start, then runs the handler.
+
+pub mod manifest;
+
+pub use manifest::{Config, MANIFEST, ROUTE, config_from_env};
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use billing::service::webhook::{self, WebhookAnswer};

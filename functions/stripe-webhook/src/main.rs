@@ -1,7 +1,7 @@
 //! Cold start of the Stripe webhook function: configuration, clients and secrets once, then the
 //! runtime loop.
 
-use billing::config::{ProcessEnv, StripeConfig, TablesConfig, WebhookConfig};
+use billing::config::ProcessEnv;
 use billing::ports::SystemClock;
 use billing::service::webhook::WebhookDeps;
 use billing_lambda::cold_start;
@@ -10,10 +10,11 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let env = ProcessEnv;
-    let webhook_config = WebhookConfig::from_env(&env)?;
-    let stripe_config = StripeConfig::from_env(&env)?;
-    let tables = TablesConfig::from_env(&env);
+    let stripe_webhook::Config {
+        webhook: webhook_config,
+        stripe: stripe_config,
+        tables,
+    } = stripe_webhook::config_from_env(&ProcessEnv)?;
 
     let sdk = cold_start::aws_config().await;
     let secrets = cold_start::secrets_reader(&sdk);

@@ -1,9 +1,8 @@
 //! Cold start of the subscription function: configuration and the DynamoDB store once, then the
 //! runtime loop.
 
-use billing::config::{ProcessEnv, TablesConfig};
+use billing::config::ProcessEnv;
 use billing::ports::SystemClock;
-use billing::service::subscription_view::ViewSettings;
 use billing_lambda::cold_start;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use subscription::Deps;
@@ -11,9 +10,7 @@ use subscription::Deps;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let env = ProcessEnv;
-    let settings = ViewSettings::from_env(&env)?;
-    let tables = TablesConfig::from_env(&env);
+    let subscription::Config { settings, tables } = subscription::config_from_env(&ProcessEnv)?;
 
     let sdk = cold_start::aws_config().await;
     let store = cold_start::dynamo_store(&sdk, tables);

@@ -16,7 +16,12 @@
 //! - [`handler`]: one invocation over [`Deps`] (tests and the local stack call it directly).
 //! - [`read_usage`]: a stream image into an [`Incoming`] record, money read from text only.
 //! - [`SweepConfig`]: the schedule's settings (`STRIPE_METER_ID`, `SWEEP_MIN_AGE_SECONDS`).
+//! - [`manifest`]: [`MANIFEST`] (route, environment, tables, secrets) and [`config_from_env`].
 //! - `main.rs`: builds the configuration, the store and the Stripe client once per cold start.
+
+pub mod manifest;
+
+pub use manifest::{Config, MANIFEST, config_from_env};
 
 use std::collections::{HashMap, HashSet};
 
@@ -239,6 +244,8 @@ fn sweep_counts(report: &SweepReport) -> Value {
         "meter_events": report.records.meter_events,
         "resent": report.resent,
         "confirmed": report.confirmed,
+        "settled": report.settled,
+        "settled_meter_events": report.settled_meter_events,
         "left": report.left,
     })
 }

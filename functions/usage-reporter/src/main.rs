@@ -1,22 +1,23 @@
 //! Cold start of the usage reporter: configuration, the DynamoDB store and the Stripe client
 //! once, then the runtime loop.
 
-use billing::config::{MeterConfig, ProcessEnv, StripeConfig, TablesConfig, pricing_from_env};
+use billing::config::ProcessEnv;
 use billing::ports::SystemClock;
 use billing_lambda::cold_start;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
-use usage_reporter::{Deps, ReporterDeps, ReporterSettings, SweepConfig};
+use usage_reporter::{Deps, ReporterDeps, ReporterSettings};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let env = ProcessEnv;
-    let pricing = pricing_from_env(&env)?;
-    let meter = MeterConfig::from_env(&env);
-    let sweep = SweepConfig::from_env(&env, &meter)?;
-    let stripe_config = StripeConfig::from_env(&env)?;
-    let tables = TablesConfig::from_env(&env);
+    let usage_reporter::Config {
+        pricing,
+        meter,
+        sweep,
+        stripe: stripe_config,
+        tables,
+    } = usage_reporter::config_from_env(&ProcessEnv)?;
     let settings = ReporterSettings::new(pricing, meter.event_name);
 
     let sdk = cold_start::aws_config().await;
