@@ -1,0 +1,434 @@
+//! Counting wrappers around the real ports, for the usage reporter's calls-per-record figures.
+//!
+//! - [`CountingStripe`] counts every [`StripeApi`] call the reporter makes, by method, and the
+//!   time spent waiting for the answers, before
+//!   handing it to the real HTTP client (retries inside the client are not counted; the benchmark
+//!   checks that none happened by comparing with the stand-in's own meter-event log).
+//! - [`CountingStore`] forwards to a store (the in-memory one) and counts, for each port call,
+//!   the DynamoDB writes the DynamoDB adapter (`billing_adapters::dynamodb`) makes for that call
+//!   on its success path; on moto, [`AccessLogWrites`] reads the same count from
+//!   `billing_test_support::access_log` (every request the SDK sends), and the benchmark prints
+//!   both so the mapping is checked.
+//!
+//! A store write is one item written: a `PutItem`, `UpdateItem` or `DeleteItem`, or one put,
+//! update or delete inside a `TransactWriteItems` or `BatchWriteItem`; a transaction's
+//! `ConditionCheck` writes nothing and is not one (as `AccessLog::writes` counts).
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use billing::ids::{
+    CheckoutSessionId, CustomerId, StripeCustomerId, StripeSubscriptionId, UsageId,
+};
+use billing::money::Usd;
+use billing::period::BillingPeriod;
+use billing::ports::{
+    ApplyOutcome, CustomerRecord, CustomerStore, IntentOutcome, LinkOutcome, SnapshotOutcome,
+    StoreError, UsageLedger,
+};
+use billing::stripe::{
+    CheckoutSession, Customer, MeterEventOutcome, MeterEventSummary, NewCheckoutSession,
+    NewCustomer, NewMeterEvent, NewPortalSession, PortalSession, StripeApi, StripeError,
+    Subscription,
+};
+use billing::subscription::SubscriptionSnapshot;
+use billing::usage::{
+    MeterIntent, PeriodLedger, StoredUsage, UnappliedItem, UsageApplication, UsageRecord,
+};
+use billing_test_support::access_log::AccessLog;
+
+/// A Stripe client that counts calls by method name.
+pub struct CountingStripe<S> {
+    inner: S,
+    calls: Mutex<BTreeMap<&'static str, u64>>,
+    nanos: AtomicU64,
+}
+
+impl<S> CountingStripe<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> Self {
+        CountingStripe {
+            inner,
+            calls: Mutex::default(),
+            nanos: AtomicU64::new(0),
+        }
+    }
+
+    /// The wrapped client.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// Calls so far, by method.
+    pub fn calls(&self) -> BTreeMap<&'static str, u64> {
+        self.calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Calls of one method so far.
+    pub fn count(&self, method: &str) -> u64 {
+        self.calls().get(method).copied().unwrap_or(0)
+    }
+
+    /// Every call so far.
+    pub fn total(&self) -> u64 {
+        self.calls().values().sum()
+    }
+
+    /// Time spent waiting for Stripe's answers so far (all calls).
+    pub fn time_in_calls(&self) -> Duration {
+        Duration::from_nanos(self.nanos.load(Ordering::Relaxed))
+    }
+
+    /// Forgets the counts and the time (after set-up).
+    pub fn reset(&self) {
+        self.calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+        self.nanos.store(0, Ordering::Relaxed);
+    }
+
+    async fn timed<T>(&self, call: impl Future<Output = T>) -> T {
+        let started = Instant::now();
+        let out = call.await;
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.fetch_add(nanos, Ordering::Relaxed);
+        out
+    }
+
+    fn count_call(&self, method: &'static str) {
+        *self
+            .calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(method)
+            .or_default() += 1;
+    }
+}
+
+#[async_trait]
+impl<S: StripeApi> StripeApi for CountingStripe<S> {
+    async fn create_customer(&self, p: &NewCustomer, k: &str) -> Result<Customer, StripeError> {
+        self.count_call("create_customer");
+        self.timed(self.inner.create_customer(p, k)).await
+    }
+    async fn retrieve_customer(&self, id: &StripeCustomerId) -> Result<Customer, StripeError> {
+        self.count_call("retrieve_customer");
+        self.timed(self.inner.retrieve_customer(id)).await
+    }
+    async fn create_checkout_session(
+        &self,
+        p: &NewCheckoutSession,
+        k: &str,
+    ) -> Result<CheckoutSession, StripeError> {
+        self.count_call("create_checkout_session");
+        self.timed(self.inner.create_checkout_session(p, k)).await
+    }
+    async fn retrieve_checkout_session(
+        &self,
+        id: &CheckoutSessionId,
+    ) -> Result<CheckoutSession, StripeError> {
+        self.count_call("retrieve_checkout_session");
+        self.timed(self.inner.retrieve_checkout_session(id)).await
+    }
+    async fn create_portal_session(
+        &self,
+        p: &NewPortalSession,
+        k: &str,
+    ) -> Result<PortalSession, StripeError> {
+        self.count_call("create_portal_session");
+        self.timed(self.inner.create_portal_session(p, k)).await
+    }
+    async fn retrieve_subscription(
+        &self,
+        id: &StripeSubscriptionId,
+    ) -> Result<Subscription, StripeError> {
+        self.count_call("retrieve_subscription");
+        self.timed(self.inner.retrieve_subscription(id)).await
+    }
+    async fn create_meter_event(
+        &self,
+        e: &NewMeterEvent,
+    ) -> Result<MeterEventOutcome, StripeError> {
+        self.count_call("create_meter_event");
+        self.timed(self.inner.create_meter_event(e)).await
+    }
+    async fn list_meter_event_summaries(
+        &self,
+        meter_id: &str,
+        customer: &StripeCustomerId,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<MeterEventSummary>, StripeError> {
+        self.count_call("list_meter_event_summaries");
+        self.timed(
+            self.inner
+                .list_meter_event_summaries(meter_id, customer, start, end),
+        )
+        .await
+    }
+}
+
+/// Records per apply transaction in the DynamoDB adapter (98 record updates + the ledger + the
+/// customer update or check = 100 actions, DynamoDB's limit).
+pub const DYNAMO_RECORDS_PER_TRANSACTION: usize = 98;
+
+/// Store writes counted by some means.
+pub trait StoreWrites: Send + Sync {
+    /// Write requests sent (a transaction is one).
+    fn write_requests(&self) -> u64;
+    /// Items written (the unit).
+    fn writes(&self) -> u64;
+    /// Back to zero (after set-up).
+    fn reset(&self);
+}
+
+/// Write counts kept by [`CountingStore`].
+#[derive(Debug, Default)]
+pub struct WriteCounts {
+    requests: AtomicU64,
+    items: AtomicU64,
+}
+
+impl WriteCounts {
+    /// Write requests so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Store writes (items) so far: the unit.
+    pub fn items(&self) -> u64 {
+        self.items.load(Ordering::Relaxed)
+    }
+
+    /// Adds one request of `items` items.
+    pub fn add(&self, items: u64) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.items.fetch_add(items, Ordering::Relaxed);
+    }
+}
+
+impl StoreWrites for WriteCounts {
+    fn write_requests(&self) -> u64 {
+        self.requests()
+    }
+    fn writes(&self) -> u64 {
+        self.items()
+    }
+    fn reset(&self) {
+        self.requests.store(0, Ordering::Relaxed);
+        self.items.store(0, Ordering::Relaxed);
+    }
+}
+
+/// The writes `billing_test_support::access_log` recorded on the wire (every attempt).
+pub struct AccessLogWrites(pub AccessLog);
+
+/// The operations that write.
+const WRITE_OPERATIONS: [&str; 5] = [
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "TransactWriteItems",
+    "BatchWriteItem",
+];
+
+impl StoreWrites for AccessLogWrites {
+    fn write_requests(&self) -> u64 {
+        WRITE_OPERATIONS
+            .iter()
+            .map(|op| self.0.operation_count(op) as u64)
+            .sum()
+    }
+    fn writes(&self) -> u64 {
+        self.0.writes() as u64
+    }
+    fn reset(&self) {
+        self.0.clear();
+    }
+}
+
+/// A store that forwards to `S` and counts the DynamoDB writes the DynamoDB adapter makes for the
+/// same calls on their success path:
+///
+/// | call | DynamoDB writes |
+/// | --- | --- |
+/// | `apply_usage` of n distinct ids | one `TransactWriteItems` per 98 ids (one when n = 0), each writing its records + the ledger + the customer when the period is its current one (else a `ConditionCheck`, no write) |
+/// | `reject_usage`, `begin_intent`, `mark_intent_sent`, `mark_intent_sent_settling`, `settle_ledger`, `put_usage_record`, `link_stripe_customer` | one `UpdateItem`/`PutItem` |
+/// | `apply_subscription` | one `TransactWriteItems` writing the customer (plus a ledger `ConditionCheck` when the period changes) |
+///
+/// A refused condition makes the adapter retry without the refused record: not counted here
+/// (the benchmark's workload has none; the moto run counts every request exactly).
+pub struct CountingStore<S> {
+    inner: S,
+    writes: WriteCounts,
+}
+
+impl<S> CountingStore<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> Self {
+        CountingStore {
+            inner,
+            writes: WriteCounts::default(),
+        }
+    }
+
+    /// The counts.
+    pub fn writes(&self) -> &WriteCounts {
+        &self.writes
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+#[async_trait]
+impl<S: CustomerStore> CustomerStore for CountingStore<S> {
+    async fn get_customer(&self, id: &CustomerId) -> Result<Option<CustomerRecord>, StoreError> {
+        self.inner.get_customer(id).await
+    }
+    async fn find_by_stripe_customer(
+        &self,
+        stripe_customer_id: &StripeCustomerId,
+    ) -> Result<Option<CustomerRecord>, StoreError> {
+        self.inner.find_by_stripe_customer(stripe_customer_id).await
+    }
+    async fn link_stripe_customer(
+        &self,
+        id: &CustomerId,
+        stripe_customer_id: &StripeCustomerId,
+        now: i64,
+    ) -> Result<LinkOutcome, StoreError> {
+        self.writes.add(1);
+        self.inner
+            .link_stripe_customer(id, stripe_customer_id, now)
+            .await
+    }
+    async fn apply_subscription(
+        &self,
+        id: &CustomerId,
+        snapshot: &SubscriptionSnapshot,
+        now: i64,
+    ) -> Result<SnapshotOutcome, StoreError> {
+        self.writes.add(1);
+        self.inner.apply_subscription(id, snapshot, now).await
+    }
+}
+
+#[async_trait]
+impl<S: UsageLedger + CustomerStore> UsageLedger for CountingStore<S> {
+    async fn put_usage_record(&self, record: &UsageRecord, now: i64) -> Result<bool, StoreError> {
+        self.writes.add(1);
+        self.inner.put_usage_record(record, now).await
+    }
+    async fn get_usage_record(&self, id: &UsageId) -> Result<Option<StoredUsage>, StoreError> {
+        self.inner.get_usage_record(id).await
+    }
+    async fn apply_usage(
+        &self,
+        customer: &CustomerId,
+        period: &BillingPeriod,
+        records: &[UsageApplication],
+        now: i64,
+    ) -> Result<ApplyOutcome, StoreError> {
+        let distinct: HashSet<&UsageId> = records.iter().map(|r| &r.usage_id).collect();
+        // The adapter reads the customer's period first: the customer is written only when this
+        // is its current period.
+        let current = self
+            .inner
+            .get_customer(customer)
+            .await?
+            .and_then(|c| c.subscription.and_then(|s| s.current_period))
+            .is_some_and(|p| p.start() == period.start());
+        let per_transaction = 1 + u64::from(current);
+        let mut left = distinct.len();
+        if left == 0 {
+            self.writes.add(per_transaction);
+        }
+        while left > 0 {
+            let chunk = left.min(DYNAMO_RECORDS_PER_TRANSACTION);
+            self.writes.add(chunk as u64 + per_transaction);
+            left -= chunk;
+        }
+        self.inner.apply_usage(customer, period, records, now).await
+    }
+    async fn reject_usage(&self, id: &UsageId, reason: &str, now: i64) -> Result<bool, StoreError> {
+        self.writes.add(1);
+        self.inner.reject_usage(id, reason, now).await
+    }
+    async fn get_ledger(
+        &self,
+        customer: &CustomerId,
+        period_start: i64,
+    ) -> Result<Option<PeriodLedger>, StoreError> {
+        self.inner.get_ledger(customer, period_start).await
+    }
+    async fn begin_intent(
+        &self,
+        customer: &CustomerId,
+        period: &BillingPeriod,
+        intent: &MeterIntent,
+    ) -> Result<IntentOutcome, StoreError> {
+        self.writes.add(1);
+        self.inner.begin_intent(customer, period, intent).await
+    }
+    async fn mark_intent_sent(
+        &self,
+        customer: &CustomerId,
+        period_start: i64,
+        identifier: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.writes.add(1);
+        self.inner
+            .mark_intent_sent(customer, period_start, identifier, now)
+            .await
+    }
+    async fn mark_intent_sent_settling(
+        &self,
+        customer: &CustomerId,
+        period_start: i64,
+        identifier: &str,
+        settled_total: Usd,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.writes.add(1);
+        self.inner
+            .mark_intent_sent_settling(customer, period_start, identifier, settled_total, now)
+            .await
+    }
+    async fn settle_ledger(
+        &self,
+        customer: &CustomerId,
+        period_start: i64,
+        settled_total: Usd,
+    ) -> Result<bool, StoreError> {
+        self.writes.add(1);
+        self.inner
+            .settle_ledger(customer, period_start, settled_total)
+            .await
+    }
+    async fn list_unsettled_ledgers(
+        &self,
+        unsettled_before: i64,
+    ) -> Result<Vec<PeriodLedger>, StoreError> {
+        self.inner.list_unsettled_ledgers(unsettled_before).await
+    }
+    async fn list_pending_intents(&self) -> Result<Vec<PeriodLedger>, StoreError> {
+        self.inner.list_pending_intents().await
+    }
+    async fn list_unapplied_usage(
+        &self,
+        written_before: i64,
+    ) -> Result<Vec<UnappliedItem>, StoreError> {
+        self.inner.list_unapplied_usage(written_before).await
+    }
+}
