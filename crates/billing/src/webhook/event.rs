@@ -3,6 +3,7 @@
 //! we do not use.
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::ids::StripeEventId;
 use crate::stripe::{CheckoutSession, Invoice, Subscription};
@@ -60,8 +61,11 @@ pub struct StripeEvent {
     pub kind: BillingEvent,
 }
 
+/// The envelope, borrowing the object's raw JSON: the object is then read once, straight into its
+/// typed struct, without building an intermediate `serde_json::Value` tree (the measured cost of
+/// a webhook's parse, docs/PERFORMANCE.md item 3).
 #[derive(Deserialize)]
-struct Envelope {
+struct Envelope<'a> {
     id: StripeEventId,
     #[serde(rename = "type")]
     event_type: String,
@@ -71,33 +75,36 @@ struct Envelope {
     api_version: Option<String>,
     #[serde(default)]
     livemode: bool,
-    data: EnvelopeData,
+    #[serde(borrow)]
+    data: EnvelopeData<'a>,
 }
 
 #[derive(Deserialize)]
-struct EnvelopeData {
-    object: serde_json::Value,
+struct EnvelopeData<'a> {
+    #[serde(borrow)]
+    object: &'a RawValue,
 }
 
 impl StripeEvent {
     /// Parses an event body (after its signature was verified).
     pub fn parse(body: &[u8]) -> Result<Self, EventParseError> {
-        let envelope: Envelope = serde_json::from_slice(body).map_err(EventParseError::Envelope)?;
-        let object = envelope.data.object;
-        let typed = |object: serde_json::Value| -> Result<BillingEvent, serde_json::Error> {
+        let envelope: Envelope<'_> =
+            serde_json::from_slice(body).map_err(EventParseError::Envelope)?;
+        let object = envelope.data.object.get();
+        let typed = |object: &str| -> Result<BillingEvent, serde_json::Error> {
             Ok(match envelope.event_type.as_str() {
                 "checkout.session.completed" => {
-                    BillingEvent::CheckoutCompleted(serde_json::from_value(object)?)
+                    BillingEvent::CheckoutCompleted(serde_json::from_str(object)?)
                 }
                 "customer.subscription.updated" => {
-                    BillingEvent::SubscriptionUpdated(serde_json::from_value(object)?)
+                    BillingEvent::SubscriptionUpdated(serde_json::from_str(object)?)
                 }
                 "customer.subscription.deleted" => {
-                    BillingEvent::SubscriptionDeleted(serde_json::from_value(object)?)
+                    BillingEvent::SubscriptionDeleted(serde_json::from_str(object)?)
                 }
-                "invoice.paid" => BillingEvent::InvoicePaid(serde_json::from_value(object)?),
+                "invoice.paid" => BillingEvent::InvoicePaid(serde_json::from_str(object)?),
                 "invoice.payment_failed" => {
-                    BillingEvent::InvoicePaymentFailed(serde_json::from_value(object)?)
+                    BillingEvent::InvoicePaymentFailed(serde_json::from_str(object)?)
                 }
                 _ => BillingEvent::Unhandled,
             })
