@@ -269,10 +269,6 @@ pub trait UsageLedger: Send + Sync {
     /// intent's `to` covers. If the total moved on (usage applied since the caller read it), the
     /// intent is still marked sent and the ledger stays unsettled. `false` if the intent is not
     /// pending (nothing changes then).
-    ///
-    /// The default (for port wrappers written before this method) only marks the intent sent and
-    /// never settles: the ledger stays unsettled, which is safe (the sweep settles it again). The
-    /// stores override it.
     async fn mark_intent_sent_settling(
         &self,
         customer: &CustomerId,
@@ -280,43 +276,24 @@ pub trait UsageLedger: Send + Sync {
         identifier: &str,
         settled_total: Usd,
         now: i64,
-    ) -> Result<bool, StoreError> {
-        let _ = settled_total;
-        self.mark_intent_sent(customer, period_start, identifier, now)
-            .await
-    }
+    ) -> Result<bool, StoreError>;
 
     /// Clears the ledger's unsettled mark if its `billed_total` is still `settled_total` (the
     /// caller checked that intents cover every unit that total owes, with none pending); `false`
     /// if the total moved on or there is no such ledger (nothing changes then).
-    ///
-    /// The default (for port wrappers written before this method) settles nothing and answers
-    /// `false`, which is safe; the stores override it.
     async fn settle_ledger(
         &self,
         customer: &CustomerId,
         period_start: i64,
         settled_total: Usd,
-    ) -> Result<bool, StoreError> {
-        let _ = (customer, period_start, settled_total);
-        Ok(false)
-    }
+    ) -> Result<bool, StoreError>;
 
     /// Every ledger marked unsettled (see [`UsageLedger::apply_usage`]) at or before
     /// `unsettled_before`, by customer and period (for the sweep).
-    ///
-    /// The default (for port wrappers written before this method) fails, so that a sweep over a
-    /// wrapper that does not forward it cannot silently leave owed units unsent; the stores
-    /// override it.
     async fn list_unsettled_ledgers(
         &self,
         unsettled_before: i64,
-    ) -> Result<Vec<PeriodLedger>, StoreError> {
-        let _ = unsettled_before;
-        Err(StoreError::Unavailable(
-            "this store does not list unsettled ledgers".into(),
-        ))
-    }
+    ) -> Result<Vec<PeriodLedger>, StoreError>;
 
     /// Every ledger with a pending intent (for the sweep).
     async fn list_pending_intents(&self) -> Result<Vec<PeriodLedger>, StoreError>;
