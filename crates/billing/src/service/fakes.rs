@@ -55,6 +55,46 @@ pub struct FakeStripe {
     pub meter_event_calls: Mutex<u32>,
     /// How many of the next meter event calls fail with a 500 before taking effect.
     pub failing_meter_events: Mutex<u32>,
+    /// Meter event calls in flight now, by customer (each call yields to the executor once
+    /// while counted, as a network call would, so concurrent callers overlap).
+    pub meter_calls_in_flight: Mutex<HashMap<StripeCustomerId, u32>>,
+    /// Most meter event calls ever in flight at once, over all customers.
+    pub peak_meter_calls: Mutex<u32>,
+    /// Most meter event calls ever in flight at once for one customer.
+    pub peak_meter_calls_per_customer: Mutex<u32>,
+}
+
+/// Counts a meter event call in flight until dropped.
+struct InFlight<'a> {
+    stripe: &'a FakeStripe,
+    customer: StripeCustomerId,
+}
+
+impl<'a> InFlight<'a> {
+    fn enter(stripe: &'a FakeStripe, customer: &StripeCustomerId) -> Self {
+        let mut calls = stripe.meter_calls_in_flight.lock().unwrap();
+        let mine = calls.entry(customer.clone()).or_default();
+        *mine += 1;
+        let mine = *mine;
+        let all: u32 = calls.values().sum();
+        let mut peak = stripe.peak_meter_calls.lock().unwrap();
+        *peak = (*peak).max(all);
+        let mut peak_one = stripe.peak_meter_calls_per_customer.lock().unwrap();
+        *peak_one = (*peak_one).max(mine);
+        InFlight {
+            stripe,
+            customer: customer.clone(),
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut calls = self.stripe.meter_calls_in_flight.lock().unwrap();
+        if let Some(n) = calls.get_mut(&self.customer) {
+            *n -= 1;
+        }
+    }
 }
 
 impl FakeStripe {
@@ -214,6 +254,8 @@ impl StripeApi for FakeStripe {
         event: &NewMeterEvent,
     ) -> Result<MeterEventOutcome, StripeError> {
         *self.meter_event_calls.lock().unwrap() += 1;
+        let _in_flight = InFlight::enter(self, &event.stripe_customer_id);
+        tokio::task::yield_now().await;
         {
             let mut failing = self.failing_meter_events.lock().unwrap();
             if *failing > 0 {
