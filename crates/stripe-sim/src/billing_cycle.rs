@@ -21,6 +21,8 @@
 //!
 //! Checkout sessions past `expires_at` expire here too (`checkout.session.expired`).
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use crate::events::Origin;
@@ -81,16 +83,61 @@ enum Due {
 }
 
 /// Brings every subscription, invoice and checkout session up to its clock.
+///
+/// It runs on every request, so it reads each invoice and subscription once (linear in the
+/// account's size, not their product): only subscriptions with something already due on their
+/// customer's clock are then run.
 pub fn catch_up(state: &mut State) {
     expire_checkout_sessions(state);
+    let account_now = state.now();
+    let latest_now = state.latest_now(account_now);
+    let mut earliest_invoice_due: HashMap<&str, i64> = HashMap::new();
+    for (_, invoice) in state.invoices.newest_first() {
+        if let Some((at, _)) = invoice_due(invoice) {
+            earliest_invoice_due
+                .entry(invoice.subscription.as_str())
+                .and_modify(|e| *e = (*e).min(at))
+                .or_insert(at);
+        }
+    }
     let mut ids: Vec<String> = state
         .subscriptions
         .newest_first()
-        .map(|(_, s)| s.id.clone())
+        .map(|(_, s)| s)
+        .filter(|s| {
+            let period_end = if s.status == "canceled" {
+                None
+            } else {
+                s.current_period_end()
+            };
+            let invoice = earliest_invoice_due.get(s.id.as_str()).copied();
+            let due = match (period_end, invoice) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            due.is_some_and(|at| {
+                at <= latest_now && at <= state.now_for_at(&s.customer, account_now)
+            })
+        })
+        .map(|s| s.id.clone())
         .collect();
     ids.reverse();
     for id in ids {
         run_subscription(state, &id);
+    }
+}
+
+/// What an invoice has falling due, and when: a draft's automatic finalization, an open
+/// invoice's next payment attempt.
+fn invoice_due(invoice: &Invoice) -> Option<(i64, Due)> {
+    match (invoice.status, invoice.automatically_finalizes_at) {
+        ("draft", Some(at)) if invoice.auto_advance => {
+            Some((at, Due::Finalize(invoice.id.clone())))
+        }
+        ("open", _) => invoice
+            .next_payment_attempt
+            .map(|at| (at, Due::Retry(invoice.id.clone()))),
+        _ => None,
     }
 }
 
@@ -102,22 +149,13 @@ fn next_due(state: &State, subscription_id: &str) -> Option<(i64, Due)> {
             due.push((end, Due::PeriodEnd));
         }
     }
-    for (_, invoice) in state.invoices.newest_first() {
-        if invoice.subscription != subscription_id {
-            continue;
-        }
-        match (invoice.status, invoice.automatically_finalizes_at) {
-            ("draft", Some(at)) if invoice.auto_advance => {
-                due.push((at, Due::Finalize(invoice.id.clone())));
-            }
-            ("open", _) => {
-                if let Some(at) = invoice.next_payment_attempt {
-                    due.push((at, Due::Retry(invoice.id.clone())));
-                }
-            }
-            _ => {}
-        }
-    }
+    due.extend(
+        state
+            .invoices
+            .newest_first()
+            .filter(|(_, invoice)| invoice.subscription == subscription_id)
+            .filter_map(|(_, invoice)| invoice_due(invoice)),
+    );
     due.into_iter().min()
 }
 
@@ -579,11 +617,15 @@ fn end_with_final_invoice(
 }
 
 fn expire_checkout_sessions(state: &mut State) {
+    let account_now = state.now();
+    let latest_now = state.latest_now(account_now);
     let due: Vec<(String, i64)> = state
         .checkout_sessions
         .newest_first()
         .filter(|(_, s)| s.status == "open")
-        .filter(|(_, s)| s.expires_at <= state.now_for(&s.customer))
+        .filter(|(_, s)| {
+            s.expires_at <= latest_now && s.expires_at <= state.now_for_at(&s.customer, account_now)
+        })
         .map(|(_, s)| (s.id.clone(), s.expires_at))
         .collect();
     for (id, at) in due.into_iter().rev() {

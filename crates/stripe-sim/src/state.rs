@@ -202,11 +202,26 @@ impl State {
     /// "Now" for a customer: its test clock's frozen time if it lives on one, else the account
     /// clock. Everything time-based about a customer's objects follows this.
     pub fn now_for(&self, customer: &str) -> i64 {
-        let clock = self
-            .customers
+        self.now_for_at(customer, self.now())
+    }
+
+    /// The latest "now" of any customer: the account clock or a test clock frozen ahead of it.
+    /// Nothing due after it is due for anyone, so loops skip those objects without a lookup.
+    pub fn latest_now(&self, account_now: i64) -> i64 {
+        self.test_clocks
+            .newest_first()
+            .map(|(_, clock)| clock.frozen_time)
+            .fold(account_now, i64::max)
+    }
+
+    /// [`State::now_for`] with the account clock already read as `account_now`: loops over every
+    /// customer read the system clock once, not once per customer.
+    pub fn now_for_at(&self, customer: &str, account_now: i64) -> i64 {
+        self.customers
             .get(customer)
-            .and_then(|c| c.test_clock.as_deref());
-        self.clock_now(clock)
+            .and_then(|c| c.test_clock.as_deref())
+            .and_then(|id| self.test_clocks.get(id))
+            .map_or(account_now, |clock| clock.frozen_time)
     }
 }
 
