@@ -4,8 +4,6 @@
 //! # Layout
 //! - [`payload`]: the ~3 KB signed `customer.subscription.updated` webhook every webhook figure
 //!   uses (criterion here, stripe-node in `scripts/bench/node/`).
-//! - [`lean_parse`]: a prototype of a parse without an intermediate JSON value (what would
-//!   close the webhook target), measured beside the product's.
 //! - [`stats`] holds the medians.
 //! - [`counting`]: a counting Stripe client, a store wrapper that counts the DynamoDB writes the
 //!   DynamoDB adapter makes for each port call, and the same count read from
@@ -18,7 +16,6 @@
 
 pub mod cold_start;
 pub mod counting;
-pub mod lean_parse;
 pub mod payload;
 pub mod report;
 pub mod runtime_api;

@@ -1,10 +1,12 @@
-//! Typed event parsing against Stripe's own example objects and payloads written for API
-//! `2026-10-28.endive`, plus the older shapes the parser still tolerates.
+//! Event parsing against Stripe's own example objects and payloads written for API
+//! `2026-10-28.endive`, plus the older shapes the parser still tolerates; and the subscription
+//! the webhook handler re-fetches and stores, read from the same objects.
 
 // Helpers outside #[test] functions unwrap too: a failure there is a failed test.
 #![allow(clippy::unwrap_used)]
 
 use billing::period::BillingPeriod;
+use billing::stripe::Subscription;
 use billing::subscription::SubscriptionStatus;
 use billing::webhook::{BillingEvent, EventParseError, StripeEvent};
 use serde_json::{Value, json};
@@ -60,7 +62,7 @@ fn stripes_example_subscription_parses_as_an_update() {
     let body = event("customer.subscription.updated", fixture("subscription"));
     // WHEN it is parsed
     let parsed = StripeEvent::parse(&body).unwrap();
-    // THEN the fields the product uses are read, the period from its item
+    // THEN the subscription and its customer are named
     let BillingEvent::SubscriptionUpdated(sub) = parsed.kind else {
         panic!("wrong kind: {:?}", parsed.kind)
     };
@@ -69,6 +71,12 @@ fn stripes_example_subscription_parses_as_an_update() {
         sub.customer.as_ref().unwrap().as_str(),
         "cus_QXg1o8vcGmoR32"
     );
+}
+
+#[test]
+fn stripes_example_subscription_reads_as_the_stored_subscription() {
+    // The object the handler re-fetches has the same shape as the event's.
+    let sub: Subscription = serde_json::from_value(fixture("subscription")).unwrap();
     assert_eq!(sub.status, SubscriptionStatus::Active);
     assert_eq!(sub.items().len(), 1);
 }
@@ -84,7 +92,7 @@ fn stripes_example_invoice_and_checkout_session_parse() {
         "cus_QXg1o8vcGmoR32"
     );
     // the example's parent holds a placeholder, not a sub_ id
-    assert_eq!(inv.subscription_id(), None);
+    assert_eq!(inv.subscription, None);
 
     let session = StripeEvent::parse(&event(
         "checkout.session.completed",
@@ -103,7 +111,7 @@ fn stripes_example_event_of_another_type_is_unhandled() {
 }
 
 #[test]
-fn endive_subscription_takes_its_period_from_the_metered_item() {
+fn endive_subscription_event_names_the_subscription_and_customer() {
     let parsed = StripeEvent::parse(&event(
         "customer.subscription.deleted",
         endive_subscription("canceled"),
@@ -115,6 +123,13 @@ fn endive_subscription_takes_its_period_from_the_metered_item() {
     let BillingEvent::SubscriptionDeleted(sub) = parsed.kind else {
         panic!("wrong kind")
     };
+    assert_eq!(sub.id.as_str(), "sub_1Endive");
+    assert_eq!(sub.customer.unwrap().as_str(), "cus_Endive");
+}
+
+#[test]
+fn endive_subscription_takes_its_period_from_the_metered_item() {
+    let sub: Subscription = serde_json::from_value(endive_subscription("canceled")).unwrap();
     assert_eq!(sub.status, SubscriptionStatus::Canceled);
     assert!(sub.cancel_at_period_end);
     assert_eq!(sub.metered_item().unwrap().id, "si_metered");
@@ -136,14 +151,8 @@ fn pre_basil_subscription_period_is_still_read() {
     }
     sub["current_period_start"] = json!(1_700_000_000);
     sub["current_period_end"] = json!(1_702_592_000);
-    // WHEN parsed THEN the subscription-level period is used
-    let BillingEvent::SubscriptionUpdated(sub) =
-        StripeEvent::parse(&event("customer.subscription.updated", sub))
-            .unwrap()
-            .kind
-    else {
-        panic!("wrong kind")
-    };
+    // WHEN read THEN the subscription-level period is used
+    let sub: Subscription = serde_json::from_value(sub).unwrap();
     assert_eq!(sub.status, SubscriptionStatus::PastDue);
     assert_eq!(
         sub.current_period(),
@@ -168,10 +177,10 @@ fn endive_invoice_names_its_subscription_under_parent() {
     else {
         panic!("wrong kind")
     };
-    assert_eq!(inv.subscription_id().unwrap().as_str(), "sub_1Endive");
+    assert_eq!(inv.id, "in_1");
+    assert_eq!(inv.subscription.unwrap().as_str(), "sub_1Endive");
+    // an expanded customer is reduced to its id
     assert_eq!(inv.customer.unwrap().as_str(), "cus_Endive");
-    assert_eq!(inv.billing_reason.as_deref(), Some("subscription_cycle"));
-    assert_eq!((inv.total, inv.attempt_count), (3500, 1));
 }
 
 #[test]
@@ -184,7 +193,7 @@ fn pre_basil_invoice_subscription_is_still_read() {
     else {
         panic!("wrong kind")
     };
-    assert_eq!(inv.subscription_id().unwrap().as_str(), "sub_Old");
+    assert_eq!(inv.subscription.unwrap().as_str(), "sub_Old");
 }
 
 #[test]
@@ -193,7 +202,7 @@ fn completed_checkout_session_links_customer_and_subscription() {
         "id": "cs_test_1", "object": "checkout.session", "mode": "subscription",
         "status": "complete", "payment_status": "paid", "customer": "cus_Endive",
         "subscription": "sub_1Endive", "client_reference_id": "tenant-1",
-        "metadata": {"customer_id": "tenant-1"}, "url": null
+        "metadata": {"customer_id": "tenant-2", "campaign": "spring"}, "url": null
     });
     let BillingEvent::CheckoutCompleted(cs) =
         StripeEvent::parse(&event("checkout.session.completed", session))
@@ -202,7 +211,9 @@ fn completed_checkout_session_links_customer_and_subscription() {
     else {
         panic!("wrong kind")
     };
+    assert_eq!(cs.id.as_str(), "cs_test_1");
     assert_eq!(cs.client_reference_id.as_deref(), Some("tenant-1"));
+    assert_eq!(cs.metadata_customer_id.as_deref(), Some("tenant-2"));
     assert_eq!(cs.subscription.unwrap().as_str(), "sub_1Endive");
     assert_eq!(cs.customer.unwrap().as_str(), "cus_Endive");
 }
@@ -221,6 +232,24 @@ fn unknown_types_are_unhandled_not_errors() {
 }
 
 #[test]
+fn an_unhandled_object_using_our_field_names_otherwise_is_still_acknowledged() {
+    // GIVEN objects of types we do not handle whose `customer`, `parent` or `metadata` have other
+    // shapes than the handled objects' (the one-pass read of those fields fails)
+    for object in [
+        json!({"id": "x_1", "customer": 42}),
+        json!({"id": "x_2", "parent": "in_1"}),
+        json!({"id": "x_3", "metadata": ["not", "a", "map"]}),
+        json!({"id": "x_4", "customer": {"object": "customer"}}),
+    ] {
+        // THEN the event is read, as unhandled
+        let parsed = StripeEvent::parse(&event("issuing_card.updated", object.clone()))
+            .unwrap_or_else(|e| panic!("{object}: {e}"));
+        assert_eq!(parsed.kind, BillingEvent::Unhandled, "{object}");
+        assert_eq!(parsed.event_type, "issuing_card.updated");
+    }
+}
+
+#[test]
 fn malformed_bodies_are_errors_that_say_why() {
     assert!(matches!(
         StripeEvent::parse(b"{not json"),
@@ -230,22 +259,38 @@ fn malformed_bodies_are_errors_that_say_why() {
         StripeEvent::parse(br#"{"id":"evt_1","type":"invoice.paid"}"#),
         Err(EventParseError::Envelope(_))
     ));
-    // a handled type whose object lacks what we need
-    let err = StripeEvent::parse(&event(
-        "customer.subscription.updated",
-        json!({"id": "sub_1", "status": "bogus", "customer": "cus_1"}),
-    ))
-    .unwrap_err();
-    assert!(
-        err.to_string().contains("customer.subscription.updated"),
-        "{err}"
-    );
+    // a handled type whose object lacks what we need, or has it in another shape
+    for object in [
+        json!({"status": "active", "customer": "cus_1"}),
+        json!({"id": "sub_1", "customer": 42}),
+        json!({"id": "sub_1", "customer": {"object": "customer"}}),
+    ] {
+        let err = StripeEvent::parse(&event("customer.subscription.updated", object.clone()))
+            .unwrap_err();
+        assert!(
+            matches!(err, EventParseError::Object { .. })
+                && err.to_string().contains("customer.subscription.updated"),
+            "{object}: {err}"
+        );
+    }
     // an id with the wrong prefix is refused
-    assert!(
-        StripeEvent::parse(&event(
+    for (event_type, object) in [
+        (
             "customer.subscription.updated",
-            json!({"id": "cus_1", "status": "active", "customer": "cus_1"})
-        ))
-        .is_err()
-    );
+            json!({"id": "cus_1", "customer": "cus_1"}),
+        ),
+        (
+            "customer.subscription.deleted",
+            json!({"id": "sub_1", "customer": "sub_1"}),
+        ),
+        (
+            "checkout.session.completed",
+            json!({"id": "cs_1", "subscription": "cus_1"}),
+        ),
+    ] {
+        assert!(
+            StripeEvent::parse(&event(event_type, object.clone())).is_err(),
+            "{event_type} {object}"
+        );
+    }
 }

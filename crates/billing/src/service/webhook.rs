@@ -169,7 +169,7 @@ async fn apply(deps: &WebhookDeps<'_>, event: &StripeEvent) -> Result<Outcome, A
             let named = session
                 .client_reference_id
                 .clone()
-                .or_else(|| session.metadata.get("customer_id").cloned());
+                .or_else(|| session.metadata_customer_id.clone());
             let Some(customer_id) = named.and_then(|id| CustomerId::parse(id).ok()) else {
                 return Ok(Outcome::Ignored("checkout names no customer".into()));
             };
@@ -193,11 +193,11 @@ async fn apply(deps: &WebhookDeps<'_>, event: &StripeEvent) -> Result<Outcome, A
             store_latest(deps, &customer, &sub.id).await
         }
         BillingEvent::InvoicePaid(invoice) | BillingEvent::InvoicePaymentFailed(invoice) => {
-            let Some(subscription_id) = invoice.subscription_id() else {
+            let Some(subscription_id) = &invoice.subscription else {
                 return Ok(Outcome::Ignored("invoice without a subscription".into()));
             };
             let customer = customer_of(deps, invoice.customer.as_ref()).await?;
-            store_latest(deps, &customer, &subscription_id).await
+            store_latest(deps, &customer, subscription_id).await
         }
         BillingEvent::Unhandled => Ok(Outcome::Unhandled),
     }

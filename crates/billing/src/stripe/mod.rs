@@ -6,7 +6,7 @@ pub mod params;
 
 pub use error::StripeError;
 pub use objects::{
-    CheckoutSession, Customer, Invoice, MeterEvent, MeterEventSummary, PortalSession, Subscription,
+    CheckoutSession, Customer, MeterEvent, MeterEventSummary, PortalSession, Subscription,
 };
 pub use params::{NewCheckoutSession, NewCustomer, NewMeterEvent, NewPortalSession};
 

@@ -2,9 +2,8 @@
 //!
 //! Newest shapes first (API `2026-10-28.endive`), older ones tolerated: the billing period is read
 //! from the subscription items and falls back to the subscription's own `current_period_*` (removed
-//! in basil); an invoice's subscription is read from `parent.subscription_details.subscription` and
-//! falls back to the removed top-level `subscription`. Unknown fields are ignored; an expanded
-//! object stands where an id is expected and is reduced to its id.
+//! in basil). Unknown fields are ignored; an expanded object stands where an id is expected and is
+//! reduced to its id. (What webhooks read of an event's object is in `webhook::event`.)
 
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
@@ -211,78 +210,6 @@ impl Subscription {
             .or_else(|| self.items.data.iter().find_map(SubscriptionItem::period))
             .or_else(|| {
                 BillingPeriod::new(self.current_period_start?, self.current_period_end?).ok()
-            })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
-struct SubscriptionDetails {
-    // Kept as text: Stripe's own example invoice carries a placeholder here.
-    #[serde(default, deserialize_with = "id_or_object")]
-    subscription: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
-struct InvoiceParent {
-    #[serde(default)]
-    subscription_details: Option<SubscriptionDetails>,
-}
-
-/// An invoice, narrowed.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Invoice {
-    /// Stripe's id (`in_...`).
-    pub id: String,
-    /// The Stripe customer billed.
-    #[serde(deserialize_with = "id_or_object")]
-    pub customer: Option<StripeCustomerId>,
-    /// `subscription_create`, `subscription_cycle`, `subscription_update`, `manual`, ...
-    #[serde(default)]
-    pub billing_reason: Option<String>,
-    /// `draft`, `open`, `paid`, `uncollectible` or `void`.
-    #[serde(default)]
-    pub status: Option<String>,
-    /// Total in cents.
-    #[serde(default)]
-    pub total: i64,
-    /// Amount paid in cents.
-    #[serde(default)]
-    pub amount_paid: i64,
-    /// Start of the period whose usage the invoice bills.
-    #[serde(default)]
-    pub period_start: Option<i64>,
-    /// End of that period.
-    #[serde(default)]
-    pub period_end: Option<i64>,
-    /// How many payment attempts were made.
-    #[serde(default)]
-    pub attempt_count: u32,
-    /// When the next automatic payment attempt is due, if any.
-    #[serde(default)]
-    pub next_payment_attempt: Option<i64>,
-    #[serde(default)]
-    parent: Option<InvoiceParent>,
-    // Removed in basil; read only as a fallback.
-    #[serde(default, deserialize_with = "id_or_object")]
-    subscription: Option<String>,
-}
-
-impl Invoice {
-    /// The subscription that generated the invoice: `parent.subscription_details.subscription`,
-    /// else the pre-basil top-level `subscription`.
-    /// A value that is not a `sub_` id counts as absent.
-    pub fn subscription_id(&self) -> Option<StripeSubscriptionId> {
-        let from_parent = self
-            .parent
-            .as_ref()
-            .and_then(|p| p.subscription_details.as_ref())
-            .and_then(|d| d.subscription.clone());
-        from_parent
-            .and_then(|id| StripeSubscriptionId::parse(id).ok())
-            .or_else(|| {
-                self.subscription
-                    .clone()
-                    .and_then(|id| StripeSubscriptionId::parse(id).ok())
             })
     }
 }

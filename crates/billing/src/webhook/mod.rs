@@ -3,5 +3,8 @@
 pub mod event;
 pub mod signature;
 
-pub use event::{BillingEvent, EventParseError, StripeEvent};
+pub use event::{
+    BillingEvent, CheckoutCompleted, EventParseError, HANDLED_TYPES, InvoiceRef, StripeEvent,
+    SubscriptionRef,
+};
 pub use signature::{SignatureError, SignatureVerifier, sign_header};
