@@ -18,8 +18,11 @@ async fn main() -> Result<(), Error> {
 
     let sdk = cold_start::aws_config().await;
     let secrets = cold_start::secrets_reader(&sdk);
-    let verifier = cold_start::webhook_verifier(&secrets, &webhook_config).await?;
-    let stripe = cold_start::stripe_client(&secrets, &stripe_config).await?;
+    // Both secrets at once: one Secrets Manager round trip of cold start instead of two.
+    let (verifier, stripe) = tokio::try_join!(
+        cold_start::webhook_verifier(&secrets, &webhook_config),
+        cold_start::stripe_client(&secrets, &stripe_config),
+    )?;
     let store = cold_start::dynamo_store(&sdk, tables);
     let clock = SystemClock;
     let deps = WebhookDeps {
