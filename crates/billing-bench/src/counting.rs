@@ -44,7 +44,15 @@ use billing_test_support::access_log::AccessLog;
 pub struct CountingStripe<S> {
     inner: S,
     calls: Mutex<BTreeMap<&'static str, u64>>,
-    nanos: AtomicU64,
+    waiting: Mutex<Waiting>,
+}
+
+/// Wall time with at least one call in flight: concurrent calls overlap, and are counted once.
+#[derive(Default)]
+struct Waiting {
+    in_flight: u32,
+    since: Option<Instant>,
+    total: Duration,
 }
 
 impl<S> CountingStripe<S> {
@@ -53,7 +61,7 @@ impl<S> CountingStripe<S> {
         CountingStripe {
             inner,
             calls: Mutex::default(),
-            nanos: AtomicU64::new(0),
+            waiting: Mutex::default(),
         }
     }
 
@@ -80,9 +88,17 @@ impl<S> CountingStripe<S> {
         self.calls().values().sum()
     }
 
-    /// Time spent waiting for Stripe's answers so far (all calls).
+    /// Wall time so far with at least one call waiting for Stripe's answer (concurrent calls
+    /// are counted once, so this never exceeds the elapsed time).
     pub fn time_in_calls(&self) -> Duration {
-        Duration::from_nanos(self.nanos.load(Ordering::Relaxed))
+        let waiting = self.waiting();
+        waiting.total + waiting.since.map_or(Duration::ZERO, |t| t.elapsed())
+    }
+
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Forgets the counts and the time (after set-up).
@@ -91,14 +107,27 @@ impl<S> CountingStripe<S> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
-        self.nanos.store(0, Ordering::Relaxed);
+        let mut waiting = self.waiting();
+        waiting.total = Duration::ZERO;
+        waiting.since = (waiting.in_flight > 0).then(Instant::now);
     }
 
     async fn timed<T>(&self, call: impl Future<Output = T>) -> T {
-        let started = Instant::now();
+        {
+            let mut waiting = self.waiting();
+            waiting.in_flight += 1;
+            if waiting.in_flight == 1 {
+                waiting.since = Some(Instant::now());
+            }
+        }
         let out = call.await;
-        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.nanos.fetch_add(nanos, Ordering::Relaxed);
+        let mut waiting = self.waiting();
+        waiting.in_flight -= 1;
+        if waiting.in_flight == 0
+            && let Some(since) = waiting.since.take()
+        {
+            waiting.total += since.elapsed();
+        }
         out
     }
 

@@ -12,8 +12,11 @@
 //! - [`runtime_api`]: a minimal Lambda Runtime API; [`cold_start`]: one process started cold
 //!   through it, timed, with its peak memory.
 //! - [`report`]: `docs/PERFORMANCE.md` from the collected results.
+//! - [`api_latency`]: the four HTTP routes on the local stack under `wrk` (bin `api-latency`),
+//!   and their section.
 //! - Binaries (`src/bin/`): `webhook-fixture`, `usage-throughput`, `cold-start`, `bench-report`.
 
+pub mod api_latency;
 pub mod cold_start;
 pub mod counting;
 pub mod payload;

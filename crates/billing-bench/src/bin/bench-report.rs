@@ -4,7 +4,7 @@
 //! table say "not measured"): `machine.json`, `commands.tsv` (key, command), `webhook-node.json`,
 //! criterion's `webhook/*/new/estimates.json`, `usage-memory.jsonl`, `usage-moto.jsonl`,
 //! `cold-start.jsonl`, `sizes-arm64.tsv` and `sizes-arm64-before.tsv` (name, bytes),
-//! `bloat.txt`.
+//! `bloat.txt`, `api-latency.jsonl`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -78,6 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sizes_arm64: sizes("sizes-arm64.tsv"),
         sizes_arm64_before: sizes("sizes-arm64-before.tsv"),
         bloat: std::fs::read_to_string(results.join("bloat.txt")).ok(),
+        api_latency: read_jsonl(&results.join("api-latency.jsonl")),
     };
     let markdown = report::render(&inputs);
     if let Some(parent) = out.parent() {
