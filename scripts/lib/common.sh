@@ -94,13 +94,20 @@ start_moto() {
   log "moto serving DynamoDB and Secrets Manager at $BILLING_TEST_DYNAMODB_ENDPOINT"
 }
 
-# Debian's chromium for the browser tests (never a downloaded browser): installed with apt when
-# /usr/bin/chromium is missing.
-ensure_chromium() {
-  [[ -x /usr/bin/chromium ]] && return
-  log "installing Debian's chromium (apt)"
+# A program from Debian's packages, installed with apt (sudo when not root) when missing:
+#   ensure_debian_package PROGRAM_PATH PACKAGE
+ensure_debian_package() {
+  local program="$1" package="$2"
+  [[ -x "$program" ]] && return
+  log "installing Debian's $package (apt)"
   local sudo=()
   ((EUID == 0)) || sudo=(sudo)
   "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "$package" >/dev/null
 }
+
+# Debian's chromium for the browser tests (never a downloaded browser).
+ensure_chromium() { ensure_debian_package /usr/bin/chromium chromium; }
+
+# Debian's wrk, the load generator of the API latency benchmark (docs/PERFORMANCE.md item 5).
+ensure_wrk() { ensure_debian_package /usr/bin/wrk wrk; }

@@ -438,9 +438,11 @@ fn webhook(inputs: &Inputs, headline: &mut Vec<String>) -> String {
         let _ = writeln!(s, "{}", webhook_note(&ns, full, hmac));
     }
     headline.push(format!(
-        "| **3. webhook** verify + parse | {:.2} µs/event: {vs_node:.2}× stripe-node, {:.0}% of raw HMAC-SHA256 | ≥ 3× and ≥ 70% | {} |",
+        "| **3. webhook** verify + parse | {:.2} µs/event: {vs_node:.2}× stripe-node ({}), {:.0}% of raw HMAC-SHA256 ({}) | ≥ 3× and ≥ 70% | {} |",
         full / 1e3,
+        verdict(met_node),
         vs_hmac * 100.0,
+        verdict(met_hmac),
         verdict(met_node && met_hmac)
     ));
     s
@@ -463,9 +465,11 @@ fn webhook_note(ns: &dyn Fn(&str) -> Option<f64>, full: f64, hmac: f64) -> Strin
     if let Some(floor) = ns("serde_json_skip_floor") {
         let _ = write!(
             note,
-            "The floor of any parse that reads the body is serde_json validating and skipping all of it: \
-             {:.2} µs, so verify + parse can reach at most {:.0}% of raw HMAC; ≥ 70% with the parse counted is \
-             out of reach for a parser that reads the event (it is met by the verification step). ",
+            "The floor of any parse that validates the body is serde_json validating and skipping all of it: \
+             {:.2} µs, so verify + parse can reach at most {:.0}% of raw HMAC on this machine, whose SHA-256 \
+             runs in hardware (SHA-NI; Graviton has the same extensions). ≥ 70% would leave the parse about \
+             0.6 µs for 3 KB: only a scanner that does not validate the JSON (trusting the signature) is that \
+             fast, and we decline to put one in the payment path for a ratio. ",
             floor / 1e3,
             hmac / (ns("verify_only").unwrap_or(hmac) + floor) * 100.0
         );

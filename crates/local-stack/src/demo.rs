@@ -181,6 +181,57 @@ impl Journey {
     }
 }
 
+/// What paying a hosted Checkout page did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaidCheckout {
+    /// The page's HTTP status.
+    pub page_status: u16,
+    /// The status of the form's submission (303 when paid; 0 when the page had no form).
+    pub status: u16,
+    /// Where the submission redirects (the session's `success_url` when paid).
+    pub location: String,
+}
+
+/// Opens the stand-in's hosted Checkout page at `url` and pays it with the test card 4242 4242
+/// 4242 4242, as a customer would.
+pub async fn pay_hosted_checkout(
+    http: &reqwest::Client,
+    url: &str,
+) -> Result<PaidCheckout, reqwest::Error> {
+    let page = http.get(url).send().await?;
+    let page_status = page.status().as_u16();
+    let html = page.text().await?;
+    let Some(action) = html
+        .split("<form method=\"post\" action=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+    else {
+        return Ok(PaidCheckout {
+            page_status,
+            status: 0,
+            location: String::new(),
+        });
+    };
+    let origin = url.split("/c/pay/").next().unwrap_or("");
+    let paid = http
+        .post(format!("{origin}{action}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("card_number=4242+4242+4242+4242&card_expiry=12+%2F+34&card_cvc=123")
+        .send()
+        .await?;
+    let location = paid
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    Ok(PaidCheckout {
+        page_status,
+        status: paid.status().as_u16(),
+        location,
+    })
+}
+
 fn usd(value: &Value) -> String {
     value.as_str().unwrap_or("?").to_string()
 }
@@ -286,33 +337,15 @@ async fn steps(j: &mut Journey, mode: AllowanceMode) -> Result<(), DemoError> {
         status == 200 && session_id.starts_with("cs_test_"),
         format!("POST /admin/billing/checkout-session → {status}, session {session_id}"),
     )?;
-    let page = j.http.get(&url).send().await?;
-    let page_status = page.status().as_u16();
-    let html = page.text().await?;
-    let action = html
-        .split("<form method=\"post\" action=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or("")
-        .to_string();
-    let origin = url.split("/c/pay/").next().unwrap_or("").to_string();
-    let paid = j
-        .http
-        .post(format!("{origin}{action}"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("card_number=4242+4242+4242+4242&card_expiry=12+%2F+34&card_cvc=123")
-        .send()
-        .await?;
-    let location = paid
-        .headers()
-        .get("location")
-        .and_then(|l| l.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let PaidCheckout {
+        page_status,
+        status: paid_status,
+        location,
+    } = pay_hosted_checkout(&j.http, &url).await?;
     let expected_location = format!("{}/?checkout=success", j.api);
     j.check(
-        page_status == 200 && paid.status().as_u16() == 303 && location == expected_location,
-        format!("hosted page {url} (HTTP {page_status}) paid with 4242 4242 4242 4242 → {} to {location}", paid.status().as_u16()),
+        page_status == 200 && paid_status == 303 && location == expected_location,
+        format!("hosted page {url} (HTTP {page_status}) paid with 4242 4242 4242 4242 → {paid_status} to {location}"),
     )?;
 
     // 3. The webhooks make the subscription active.

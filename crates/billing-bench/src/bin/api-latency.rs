@@ -155,22 +155,13 @@ impl Client {
             )
             .await?;
         let url = session["url"].as_str().ok_or("checkout answered no url")?;
-        let html = self.http.get(url).send().await?.text().await?;
-        let action = html
-            .split("<form method=\"post\" action=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .ok_or("the hosted checkout page has no form")?;
-        let origin = url.split("/c/pay/").next().unwrap_or("");
-        let paid = self
-            .http
-            .post(format!("{origin}{action}"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("card_number=4242+4242+4242+4242&card_expiry=12+%2F+34&card_cvc=123")
-            .send()
-            .await?;
-        if paid.status().as_u16() != 303 {
-            return Err(format!("paying the checkout page answered {}", paid.status()).into());
+        let paid = local_stack::demo::pay_hosted_checkout(&self.http, url).await?;
+        if paid.status != 303 {
+            return Err(format!(
+                "paying the checkout page (HTTP {}) answered {}",
+                paid.page_status, paid.status
+            )
+            .into());
         }
         Ok(())
     }
