@@ -21,8 +21,9 @@ pub struct FunctionManifest {
     pub package: &'static str,
     /// What invokes it.
     pub triggers: &'static [Trigger],
-    /// Every environment variable its configuration reads.
-    pub env: &'static [EnvVar],
+    /// Every environment variable its configuration reads, in groups (its own, and shared ones
+    /// such as [`STRIPE_CLIENT_ENV`]); [`FunctionManifest::env_vars`] flattens them.
+    pub env: &'static [&'static [EnvVar]],
     /// Every table (or index) it touches and the DynamoDB actions it performs there.
     pub tables: &'static [TableAccess],
     /// The Secrets Manager secrets it reads.
@@ -86,9 +87,14 @@ impl FunctionManifest {
         }
     }
 
+    /// Every variable it reads.
+    pub fn env_vars(&self) -> impl Iterator<Item = &'static EnvVar> + '_ {
+        self.env.iter().flat_map(|group| group.iter())
+    }
+
     /// The variable named `name`, if it reads it.
     pub fn env_var(&self, name: &str) -> Option<&'static EnvVar> {
-        self.env.iter().find(|v| v.name == name)
+        self.env_vars().find(|v| v.name == name)
     }
 }
 
@@ -182,7 +188,49 @@ impl EnvVar {
     }
 }
 
-/// One of the store's tables.
+/// The variables of `billing::config::StripeConfig`, read by every function that calls Stripe:
+/// the key from Secrets Manager in a deployment (a plain key only locally), the API's base,
+/// version, timeout and retries.
+pub const STRIPE_CLIENT_ENV: [EnvVar; 6] = [
+    EnvVar::local_only("STRIPE_SECRET_KEY"),
+    EnvVar::required("STRIPE_SECRET_NAME"),
+    EnvVar::optional("STRIPE_API_BASE"),
+    EnvVar::optional("STRIPE_API_VERSION"),
+    EnvVar::optional("STRIPE_TIMEOUT_MS"),
+    EnvVar::optional("STRIPE_MAX_RETRIES"),
+];
+
+/// The variables `billing::config::pricing_from_env` reads (price, allowance, markup, meter unit, the
+/// allowance mode and the cost ceiling), read by the functions that compute money.
+pub const PRICING_ENV: [EnvVar; 6] = [
+    EnvVar::optional("BASE_PRICE_USD"),
+    EnvVar::optional("USAGE_ALLOWANCE_USD"),
+    EnvVar::optional("USAGE_MARKUP"),
+    EnvVar::optional("METER_UNIT_USD"),
+    EnvVar::required("USAGE_ALLOWANCE_MODE"),
+    EnvVar::optional("MAX_USAGE_COST_USD"),
+];
+
+/// The four table variables of `billing::config::TablesConfig`: those of the tables in `used`
+/// required, the others optional (the configuration has defaults; the template sets only what
+/// the function touches).
+pub const fn tables_env(used: &[Table]) -> [EnvVar; 4] {
+    let mut vars = [
+        EnvVar::optional(Table::Customers.env_var()),
+        EnvVar::optional(Table::UsageRecords.env_var()),
+        EnvVar::optional(Table::WebhookEvents.env_var()),
+        EnvVar::optional(Table::BillingLedger.env_var()),
+    ];
+    let mut i = 0;
+    while i < used.len() {
+        let table = used[i] as usize;
+        vars[table] = EnvVar::required(vars[table].name);
+        i += 1;
+    }
+    vars
+}
+
+/// One of the store's tables (in [`Table::ALL`]'s order, which [`tables_env`] relies on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
     /// `customers`.
@@ -354,13 +402,27 @@ impl billing::config::Env for RecordingEnv {
 
 /// The names in `manifest`'s environment, sorted, for comparing with [`RecordingEnv::asked`].
 pub fn env_names(manifest: &FunctionManifest) -> std::collections::BTreeSet<String> {
-    manifest.env.iter().map(|v| v.name.to_string()).collect()
+    manifest.env_vars().map(|v| v.name.to_string()).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use billing::config::Env;
+
+    #[test]
+    fn tables_env_requires_exactly_the_tables_used() {
+        let vars = tables_env(&[Table::WebhookEvents, Table::Customers]);
+        let required: Vec<&str> = vars
+            .iter()
+            .filter(|v| v.deploy == Deploy::Required)
+            .map(|v| v.name)
+            .collect();
+        assert_eq!(required, ["CUSTOMERS_TABLE", "WEBHOOK_EVENTS_TABLE"]);
+        let names: Vec<&str> = vars.iter().map(|v| v.name).collect();
+        let expected: Vec<&str> = Table::ALL.iter().map(|t| t.env_var()).collect();
+        assert_eq!(names, expected);
+    }
 
     #[test]
     fn a_recording_env_remembers_every_name_asked_set_or_not() {

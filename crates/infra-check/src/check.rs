@@ -309,7 +309,7 @@ impl Function<'_> {
     }
 
     fn check_env(&self, env: &BTreeMap<String, Value>, problems: &mut Vec<Problem>) {
-        for var in self.manifest.env {
+        for var in self.manifest.env_vars() {
             let set = env.contains_key(var.name);
             match var.deploy {
                 Deploy::Required if !set => problems.push(Problem::MissingEnv {

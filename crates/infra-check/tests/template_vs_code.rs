@@ -200,13 +200,12 @@ fn an_env_var_removed_from_the_template_is_reported() {
 #[test]
 fn an_env_var_removed_from_the_code_is_reported() {
     let all = with_manifest("usage-reporter", |m| {
-        m.env = leak(
-            m.env
-                .iter()
+        m.env = leak(vec![leak(
+            m.env_vars()
                 .copied()
                 .filter(|v| v.name != "STRIPE_METER_ID")
                 .collect(),
-        );
+        )]);
     });
     assert_eq!(
         problems_of(&template(), &all),
@@ -247,7 +246,7 @@ fn a_plain_secret_in_the_template_is_reported() {
 fn a_required_env_var_added_to_the_code_is_reported() {
     let all = with_manifest("portal-session", |m| {
         let mut env = m.env.to_vec();
-        env.push(EnvVar::required("PORTAL_NEW_SETTING"));
+        env.push(leak(vec![EnvVar::required("PORTAL_NEW_SETTING")]));
         m.env = leak(env);
     });
     assert_eq!(

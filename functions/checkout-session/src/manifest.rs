@@ -3,7 +3,8 @@
 
 use billing::config::{CheckoutConfig, ConfigError, Env, PricesConfig, StripeConfig, TablesConfig};
 use billing_lambda::manifest::{
-    Auth, DynamoAction, EnvVar, FunctionManifest, Route, Secret, Table, TableAccess, Trigger,
+    Auth, DynamoAction, EnvVar, FunctionManifest, Route, STRIPE_CLIENT_ENV, Secret, Table,
+    TableAccess, Trigger, tables_env,
 };
 
 /// The route this function serves.
@@ -19,20 +20,14 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
     package: "checkout-session",
     triggers: &[Trigger::Http(ROUTE)],
     env: &[
-        EnvVar::required("STRIPE_PRICE_ID"),
-        EnvVar::required("STRIPE_METERED_PRICE_ID"),
-        EnvVar::required("CHECKOUT_SUCCESS_URL"),
-        EnvVar::required("CHECKOUT_CANCEL_URL"),
-        EnvVar::local_only("STRIPE_SECRET_KEY"),
-        EnvVar::required("STRIPE_SECRET_NAME"),
-        EnvVar::optional("STRIPE_API_BASE"),
-        EnvVar::optional("STRIPE_API_VERSION"),
-        EnvVar::optional("STRIPE_TIMEOUT_MS"),
-        EnvVar::optional("STRIPE_MAX_RETRIES"),
-        EnvVar::required("CUSTOMERS_TABLE"),
-        EnvVar::optional("USAGE_RECORDS_TABLE"),
-        EnvVar::optional("WEBHOOK_EVENTS_TABLE"),
-        EnvVar::optional("BILLING_LEDGER_TABLE"),
+        &[
+            EnvVar::required("STRIPE_PRICE_ID"),
+            EnvVar::required("STRIPE_METERED_PRICE_ID"),
+            EnvVar::required("CHECKOUT_SUCCESS_URL"),
+            EnvVar::required("CHECKOUT_CANCEL_URL"),
+        ],
+        &STRIPE_CLIENT_ENV,
+        &tables_env(&[Table::Customers]),
     ],
     tables: &[TableAccess {
         table: Table::Customers,

@@ -3,7 +3,8 @@
 
 use billing::config::{ConfigError, Env, PortalConfig, StripeConfig, TablesConfig};
 use billing_lambda::manifest::{
-    Auth, DynamoAction, EnvVar, FunctionManifest, Route, Secret, Table, TableAccess, Trigger,
+    Auth, DynamoAction, EnvVar, FunctionManifest, Route, STRIPE_CLIENT_ENV, Secret, Table,
+    TableAccess, Trigger, tables_env,
 };
 
 /// The route this function serves.
@@ -19,18 +20,12 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
     package: "portal-session",
     triggers: &[Trigger::Http(ROUTE)],
     env: &[
-        EnvVar::required("STRIPE_PORTAL_RETURN_URL"),
-        EnvVar::optional("STRIPE_PORTAL_CONFIGURATION_ID"),
-        EnvVar::local_only("STRIPE_SECRET_KEY"),
-        EnvVar::required("STRIPE_SECRET_NAME"),
-        EnvVar::optional("STRIPE_API_BASE"),
-        EnvVar::optional("STRIPE_API_VERSION"),
-        EnvVar::optional("STRIPE_TIMEOUT_MS"),
-        EnvVar::optional("STRIPE_MAX_RETRIES"),
-        EnvVar::required("CUSTOMERS_TABLE"),
-        EnvVar::optional("USAGE_RECORDS_TABLE"),
-        EnvVar::optional("WEBHOOK_EVENTS_TABLE"),
-        EnvVar::optional("BILLING_LEDGER_TABLE"),
+        &[
+            EnvVar::required("STRIPE_PORTAL_RETURN_URL"),
+            EnvVar::optional("STRIPE_PORTAL_CONFIGURATION_ID"),
+        ],
+        &STRIPE_CLIENT_ENV,
+        &tables_env(&[Table::Customers]),
     ],
     tables: &[TableAccess {
         table: Table::Customers,

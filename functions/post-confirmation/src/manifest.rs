@@ -3,7 +3,8 @@
 
 use billing::config::{ConfigError, Env, StripeConfig, TablesConfig};
 use billing_lambda::manifest::{
-    DynamoAction, EnvVar, FunctionManifest, Secret, Table, TableAccess, Trigger,
+    DynamoAction, EnvVar, FunctionManifest, STRIPE_CLIENT_ENV, Secret, Table, TableAccess, Trigger,
+    tables_env,
 };
 
 use crate::Settings;
@@ -14,18 +15,12 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
     package: "post-confirmation",
     triggers: &[Trigger::CognitoPostConfirmation],
     env: &[
-        EnvVar::optional("SIGNUP_STRIPE_TIMEOUT_MS"),
-        EnvVar::local_only("STRIPE_TEST_CLOCKS"),
-        EnvVar::local_only("STRIPE_SECRET_KEY"),
-        EnvVar::required("STRIPE_SECRET_NAME"),
-        EnvVar::optional("STRIPE_API_BASE"),
-        EnvVar::optional("STRIPE_API_VERSION"),
-        EnvVar::optional("STRIPE_TIMEOUT_MS"),
-        EnvVar::optional("STRIPE_MAX_RETRIES"),
-        EnvVar::required("CUSTOMERS_TABLE"),
-        EnvVar::optional("USAGE_RECORDS_TABLE"),
-        EnvVar::optional("WEBHOOK_EVENTS_TABLE"),
-        EnvVar::optional("BILLING_LEDGER_TABLE"),
+        &[
+            EnvVar::optional("SIGNUP_STRIPE_TIMEOUT_MS"),
+            EnvVar::local_only("STRIPE_TEST_CLOCKS"),
+        ],
+        &STRIPE_CLIENT_ENV,
+        &tables_env(&[Table::Customers]),
     ],
     tables: &[TableAccess {
         table: Table::Customers,

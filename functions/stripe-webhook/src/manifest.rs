@@ -3,8 +3,8 @@
 
 use billing::config::{ConfigError, Env, StripeConfig, TablesConfig, WebhookConfig};
 use billing_lambda::manifest::{
-    Auth, DynamoAction, EnvVar, FunctionManifest, Route, STRIPE_CUSTOMER_INDEX, Secret, Table,
-    TableAccess, Trigger,
+    Auth, DynamoAction, EnvVar, FunctionManifest, Route, STRIPE_CLIENT_ENV, STRIPE_CUSTOMER_INDEX,
+    Secret, Table, TableAccess, Trigger, tables_env,
 };
 
 /// The route this function serves (no authorizer: Stripe signs its deliveries).
@@ -20,19 +20,13 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
     package: "stripe-webhook",
     triggers: &[Trigger::Http(ROUTE)],
     env: &[
-        EnvVar::local_only("STRIPE_WEBHOOK_SECRET"),
-        EnvVar::required("STRIPE_WEBHOOK_SECRET_NAME"),
-        EnvVar::optional("WEBHOOK_TOLERANCE_SECONDS"),
-        EnvVar::local_only("STRIPE_SECRET_KEY"),
-        EnvVar::required("STRIPE_SECRET_NAME"),
-        EnvVar::optional("STRIPE_API_BASE"),
-        EnvVar::optional("STRIPE_API_VERSION"),
-        EnvVar::optional("STRIPE_TIMEOUT_MS"),
-        EnvVar::optional("STRIPE_MAX_RETRIES"),
-        EnvVar::required("CUSTOMERS_TABLE"),
-        EnvVar::optional("USAGE_RECORDS_TABLE"),
-        EnvVar::required("WEBHOOK_EVENTS_TABLE"),
-        EnvVar::required("BILLING_LEDGER_TABLE"),
+        &[
+            EnvVar::local_only("STRIPE_WEBHOOK_SECRET"),
+            EnvVar::required("STRIPE_WEBHOOK_SECRET_NAME"),
+            EnvVar::optional("WEBHOOK_TOLERANCE_SECONDS"),
+        ],
+        &STRIPE_CLIENT_ENV,
+        &tables_env(&[Table::Customers, Table::WebhookEvents, Table::BillingLedger]),
     ],
     tables: &[
         TableAccess {

@@ -4,7 +4,8 @@
 use billing::config::{ConfigError, Env, TablesConfig};
 use billing::service::subscription_view::ViewSettings;
 use billing_lambda::manifest::{
-    Auth, DynamoAction, EnvVar, FunctionManifest, Route, Table, TableAccess, Trigger,
+    Auth, DynamoAction, EnvVar, FunctionManifest, PRICING_ENV, Route, Table, TableAccess, Trigger,
+    tables_env,
 };
 
 /// The route this function serves.
@@ -20,17 +21,9 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
     package: "subscription",
     triggers: &[Trigger::Http(ROUTE)],
     env: &[
-        EnvVar::optional("PAST_DUE_GRACE_DAYS"),
-        EnvVar::optional("BASE_PRICE_USD"),
-        EnvVar::optional("USAGE_ALLOWANCE_USD"),
-        EnvVar::optional("USAGE_MARKUP"),
-        EnvVar::optional("METER_UNIT_USD"),
-        EnvVar::required("USAGE_ALLOWANCE_MODE"),
-        EnvVar::optional("MAX_USAGE_COST_USD"),
-        EnvVar::required("CUSTOMERS_TABLE"),
-        EnvVar::optional("USAGE_RECORDS_TABLE"),
-        EnvVar::optional("WEBHOOK_EVENTS_TABLE"),
-        EnvVar::optional("BILLING_LEDGER_TABLE"),
+        &[EnvVar::optional("PAST_DUE_GRACE_DAYS")],
+        &PRICING_ENV,
+        &tables_env(&[Table::Customers]),
     ],
     tables: &[TableAccess {
         table: Table::Customers,

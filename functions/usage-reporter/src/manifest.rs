@@ -6,7 +6,8 @@ use billing::config::{
 };
 use billing::money::Pricing;
 use billing_lambda::manifest::{
-    DynamoAction, EnvVar, FunctionManifest, Secret, Table, TableAccess, Trigger,
+    DynamoAction, EnvVar, FunctionManifest, PRICING_ENV, STRIPE_CLIENT_ENV, Secret, Table,
+    TableAccess, Trigger, tables_env,
 };
 
 use crate::SweepConfig;
@@ -20,25 +21,14 @@ pub const MANIFEST: FunctionManifest = FunctionManifest {
         Trigger::Schedule,
     ],
     env: &[
-        EnvVar::optional("BASE_PRICE_USD"),
-        EnvVar::optional("USAGE_ALLOWANCE_USD"),
-        EnvVar::optional("USAGE_MARKUP"),
-        EnvVar::optional("METER_UNIT_USD"),
-        EnvVar::required("USAGE_ALLOWANCE_MODE"),
-        EnvVar::optional("MAX_USAGE_COST_USD"),
-        EnvVar::required("STRIPE_METER_EVENT_NAME"),
-        EnvVar::required("STRIPE_METER_ID"),
-        EnvVar::optional("SWEEP_MIN_AGE_SECONDS"),
-        EnvVar::local_only("STRIPE_SECRET_KEY"),
-        EnvVar::required("STRIPE_SECRET_NAME"),
-        EnvVar::optional("STRIPE_API_BASE"),
-        EnvVar::optional("STRIPE_API_VERSION"),
-        EnvVar::optional("STRIPE_TIMEOUT_MS"),
-        EnvVar::optional("STRIPE_MAX_RETRIES"),
-        EnvVar::required("CUSTOMERS_TABLE"),
-        EnvVar::required("USAGE_RECORDS_TABLE"),
-        EnvVar::optional("WEBHOOK_EVENTS_TABLE"),
-        EnvVar::required("BILLING_LEDGER_TABLE"),
+        &[
+            EnvVar::required("STRIPE_METER_EVENT_NAME"),
+            EnvVar::required("STRIPE_METER_ID"),
+            EnvVar::optional("SWEEP_MIN_AGE_SECONDS"),
+        ],
+        &STRIPE_CLIENT_ENV,
+        &PRICING_ENV,
+        &tables_env(&[Table::Customers, Table::UsageRecords, Table::BillingLedger]),
     ],
     tables: &[
         TableAccess {
