@@ -1,9 +1,9 @@
 //! Counting wrappers around the real ports, for the usage reporter's calls-per-record figures.
 //!
-//! - [`CountingStripe`] counts every [`StripeApi`] call the reporter makes, by method, and the
-//!   time spent waiting for the answers, before
-//!   handing it to the real HTTP client (retries inside the client are not counted; the benchmark
-//!   checks that none happened by comparing with the stand-in's own meter-event log).
+//! - [`CountingStripe`] (from `billing_test_support`) counts every [`billing::stripe::StripeApi`]
+//!   call the reporter makes, by method, and the time spent waiting for the answers (retries
+//!   inside the client are not counted; the benchmark checks that none happened by comparing
+//!   with the stand-in's own meter-event log).
 //! - [`CountingStore`] forwards to a store (the in-memory one) and counts, for each port call,
 //!   the DynamoDB writes the DynamoDB adapter (`billing_adapters::dynamodb`) makes for that call
 //!   on its success path; on moto, [`AccessLogWrites`] reads the same count from
@@ -14,195 +14,23 @@
 //! update or delete inside a `TransactWriteItems` or `BatchWriteItem`; a transaction's
 //! `ConditionCheck` writes nothing and is not one (as `AccessLog::writes` counts).
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::Mutex;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use billing::ids::{
-    CheckoutSessionId, CustomerId, StripeCustomerId, StripeSubscriptionId, UsageId,
-};
+use billing::ids::{CustomerId, StripeCustomerId, UsageId};
 use billing::money::Usd;
 use billing::period::BillingPeriod;
 use billing::ports::{
     ApplyOutcome, CustomerRecord, CustomerStore, IntentOutcome, LinkOutcome, SnapshotOutcome,
     StoreError, UsageLedger,
 };
-use billing::stripe::{
-    CheckoutSession, Customer, MeterEventOutcome, MeterEventSummary, NewCheckoutSession,
-    NewCustomer, NewMeterEvent, NewPortalSession, PortalSession, StripeApi, StripeError,
-    Subscription,
-};
 use billing::subscription::SubscriptionSnapshot;
 use billing::usage::{
     MeterIntent, PeriodLedger, StoredUsage, UnappliedItem, UsageApplication, UsageRecord,
 };
 use billing_test_support::access_log::AccessLog;
-
-/// A Stripe client that counts calls by method name.
-pub struct CountingStripe<S> {
-    inner: S,
-    calls: Mutex<BTreeMap<&'static str, u64>>,
-    waiting: Mutex<Waiting>,
-}
-
-/// Wall time with at least one call in flight: concurrent calls overlap, and are counted once.
-#[derive(Default)]
-struct Waiting {
-    in_flight: u32,
-    since: Option<Instant>,
-    total: Duration,
-}
-
-impl<S> CountingStripe<S> {
-    /// Wraps `inner`.
-    pub fn new(inner: S) -> Self {
-        CountingStripe {
-            inner,
-            calls: Mutex::default(),
-            waiting: Mutex::default(),
-        }
-    }
-
-    /// The wrapped client.
-    pub fn inner(&self) -> &S {
-        &self.inner
-    }
-
-    /// Calls so far, by method.
-    pub fn calls(&self) -> BTreeMap<&'static str, u64> {
-        self.calls
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Calls of one method so far.
-    pub fn count(&self, method: &str) -> u64 {
-        self.calls().get(method).copied().unwrap_or(0)
-    }
-
-    /// Every call so far.
-    pub fn total(&self) -> u64 {
-        self.calls().values().sum()
-    }
-
-    /// Wall time so far with at least one call waiting for Stripe's answer (concurrent calls
-    /// are counted once, so this never exceeds the elapsed time).
-    pub fn time_in_calls(&self) -> Duration {
-        let waiting = self.waiting();
-        waiting.total + waiting.since.map_or(Duration::ZERO, |t| t.elapsed())
-    }
-
-    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
-        self.waiting
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Forgets the counts and the time (after set-up).
-    pub fn reset(&self) {
-        self.calls
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clear();
-        let mut waiting = self.waiting();
-        waiting.total = Duration::ZERO;
-        waiting.since = (waiting.in_flight > 0).then(Instant::now);
-    }
-
-    async fn timed<T>(&self, call: impl Future<Output = T>) -> T {
-        {
-            let mut waiting = self.waiting();
-            waiting.in_flight += 1;
-            if waiting.in_flight == 1 {
-                waiting.since = Some(Instant::now());
-            }
-        }
-        let out = call.await;
-        let mut waiting = self.waiting();
-        waiting.in_flight -= 1;
-        if waiting.in_flight == 0
-            && let Some(since) = waiting.since.take()
-        {
-            waiting.total += since.elapsed();
-        }
-        out
-    }
-
-    fn count_call(&self, method: &'static str) {
-        *self
-            .calls
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(method)
-            .or_default() += 1;
-    }
-}
-
-#[async_trait]
-impl<S: StripeApi> StripeApi for CountingStripe<S> {
-    async fn create_customer(&self, p: &NewCustomer, k: &str) -> Result<Customer, StripeError> {
-        self.count_call("create_customer");
-        self.timed(self.inner.create_customer(p, k)).await
-    }
-    async fn retrieve_customer(&self, id: &StripeCustomerId) -> Result<Customer, StripeError> {
-        self.count_call("retrieve_customer");
-        self.timed(self.inner.retrieve_customer(id)).await
-    }
-    async fn create_checkout_session(
-        &self,
-        p: &NewCheckoutSession,
-        k: &str,
-    ) -> Result<CheckoutSession, StripeError> {
-        self.count_call("create_checkout_session");
-        self.timed(self.inner.create_checkout_session(p, k)).await
-    }
-    async fn retrieve_checkout_session(
-        &self,
-        id: &CheckoutSessionId,
-    ) -> Result<CheckoutSession, StripeError> {
-        self.count_call("retrieve_checkout_session");
-        self.timed(self.inner.retrieve_checkout_session(id)).await
-    }
-    async fn create_portal_session(
-        &self,
-        p: &NewPortalSession,
-        k: &str,
-    ) -> Result<PortalSession, StripeError> {
-        self.count_call("create_portal_session");
-        self.timed(self.inner.create_portal_session(p, k)).await
-    }
-    async fn retrieve_subscription(
-        &self,
-        id: &StripeSubscriptionId,
-    ) -> Result<Subscription, StripeError> {
-        self.count_call("retrieve_subscription");
-        self.timed(self.inner.retrieve_subscription(id)).await
-    }
-    async fn create_meter_event(
-        &self,
-        e: &NewMeterEvent,
-    ) -> Result<MeterEventOutcome, StripeError> {
-        self.count_call("create_meter_event");
-        self.timed(self.inner.create_meter_event(e)).await
-    }
-    async fn list_meter_event_summaries(
-        &self,
-        meter_id: &str,
-        customer: &StripeCustomerId,
-        start: i64,
-        end: i64,
-    ) -> Result<Vec<MeterEventSummary>, StripeError> {
-        self.count_call("list_meter_event_summaries");
-        self.timed(
-            self.inner
-                .list_meter_event_summaries(meter_id, customer, start, end),
-        )
-        .await
-    }
-}
+pub use billing_test_support::counting_stripe::CountingStripe;
 
 /// Records per apply transaction in the DynamoDB adapter (98 record updates + the ledger + the
 /// customer update or check = 100 actions, DynamoDB's limit).

@@ -4,8 +4,11 @@
 //! # Layout
 //! - [`moto_store`]: the store, or `None` (after saying why) when no moto endpoint is configured.
 //! - `OneAtATime`: the HTTP client that sends one DynamoDB request at a time.
+//! - [`access_log`]: every DynamoDB request a test made, recorded by an SDK interceptor.
+//! - [`counting_stripe`]: a Stripe client wrapper counting the calls made through it.
 
 pub mod access_log;
+pub mod counting_stripe;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -169,7 +169,7 @@ async fn every_pair_of_event_types_delivered_in_reverse_order_ends_as_in_order()
                         "customer.subscription.deleted" => {
                             sub = w
                                 .stripe
-                                .inner
+                                .inner()
                                 .delete(&format!("/v1/subscriptions/{sub_id}"))
                                 .await
                                 .unwrap();

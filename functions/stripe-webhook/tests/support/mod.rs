@@ -3,24 +3,20 @@
 
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::time::Duration;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use base64::Engine as _;
-use billing::ids::{CheckoutSessionId, CustomerId, StripeCustomerId, StripeSubscriptionId};
+use billing::ids::{CustomerId, StripeCustomerId};
 use billing::ports::{Clock, CustomerStore};
-use billing::stripe::{
-    CheckoutSession, Customer, MeterEventOutcome, MeterEventSummary, NewCheckoutSession,
-    NewCustomer, NewMeterEvent, NewPortalSession, PortalSession, StripeApi, StripeError,
-    Subscription,
-};
 use billing::subscription::SubscriptionSnapshot;
 use billing::webhook::{SignatureVerifier, sign_header};
 use billing_adapters::dynamodb::DynamoStore;
 use billing_adapters::stripe_http::StripeHttpClient;
 use billing_test_support::Requests;
+use billing_test_support::counting_stripe::CountingStripe;
 use lambda_runtime::{Context, LambdaEvent};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -56,71 +52,11 @@ impl Clock for TestClock {
     }
 }
 
-/// The Stripe client, counting subscription re-fetches (one per applied event).
-pub struct CountingStripe {
-    pub inner: StripeHttpClient,
-    pub retrievals: AtomicUsize,
-}
-
-#[async_trait::async_trait]
-impl StripeApi for CountingStripe {
-    async fn create_customer(&self, p: &NewCustomer, k: &str) -> Result<Customer, StripeError> {
-        self.inner.create_customer(p, k).await
-    }
-    async fn retrieve_customer(&self, id: &StripeCustomerId) -> Result<Customer, StripeError> {
-        self.inner.retrieve_customer(id).await
-    }
-    async fn create_checkout_session(
-        &self,
-        p: &NewCheckoutSession,
-        k: &str,
-    ) -> Result<CheckoutSession, StripeError> {
-        self.inner.create_checkout_session(p, k).await
-    }
-    async fn retrieve_checkout_session(
-        &self,
-        id: &CheckoutSessionId,
-    ) -> Result<CheckoutSession, StripeError> {
-        self.inner.retrieve_checkout_session(id).await
-    }
-    async fn create_portal_session(
-        &self,
-        p: &NewPortalSession,
-        k: &str,
-    ) -> Result<PortalSession, StripeError> {
-        self.inner.create_portal_session(p, k).await
-    }
-    async fn retrieve_subscription(
-        &self,
-        id: &StripeSubscriptionId,
-    ) -> Result<Subscription, StripeError> {
-        self.retrievals.fetch_add(1, Ordering::SeqCst);
-        self.inner.retrieve_subscription(id).await
-    }
-    async fn create_meter_event(
-        &self,
-        e: &NewMeterEvent,
-    ) -> Result<MeterEventOutcome, StripeError> {
-        self.inner.create_meter_event(e).await
-    }
-    async fn list_meter_event_summaries(
-        &self,
-        meter_id: &str,
-        customer: &StripeCustomerId,
-        start: i64,
-        end: i64,
-    ) -> Result<Vec<MeterEventSummary>, StripeError> {
-        self.inner
-            .list_meter_event_summaries(meter_id, customer, start, end)
-            .await
-    }
-}
-
 /// One test's world: its own tables, its own stand-in, its own clock.
 pub struct World {
     pub store: DynamoStore,
     pub sim: stripe_sim::Server,
-    pub stripe: CountingStripe,
+    pub stripe: CountingStripe<StripeHttpClient>,
     pub clock: TestClock,
     pub verifier: SignatureVerifier,
     pub price: String,
@@ -146,10 +82,7 @@ impl World {
         let mut world = World {
             store,
             sim,
-            stripe: CountingStripe {
-                inner,
-                retrievals: AtomicUsize::new(0),
-            },
+            stripe: CountingStripe::new(inner),
             clock: TestClock::default(),
             verifier,
             price: String::new(),
@@ -189,7 +122,7 @@ impl World {
             .collect();
         let key = format!("test-{}", fastrand::u64(..));
         self.stripe
-            .inner
+            .inner()
             .post_form(path, &form, &key)
             .await
             .unwrap()
@@ -239,7 +172,7 @@ impl World {
     /// The stand-in's subscription as it is now.
     pub async fn sim_subscription(&self, id: &str) -> Value {
         self.stripe
-            .inner
+            .inner()
             .get_json(&format!("/v1/subscriptions/{id}"), &[])
             .await
             .unwrap()
@@ -273,7 +206,7 @@ impl World {
 
     /// How many times Stripe was asked for a subscription.
     pub fn retrievals(&self) -> usize {
-        self.stripe.retrievals.load(Ordering::SeqCst)
+        usize::try_from(self.stripe.count("retrieve_subscription")).unwrap()
     }
 
     /// Drops the tables of a passed test (moto keeps everything in memory).

@@ -14,23 +14,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use billing::ids::{
-    CheckoutSessionId, CustomerId, StripeCustomerId, StripeSubscriptionId, UsageId,
-};
+use billing::ids::{CustomerId, StripeCustomerId, StripeSubscriptionId, UsageId};
 use billing::money::{AllowanceMode, Pricing, Usd};
 use billing::period::BillingPeriod;
 use billing::ports::{Clock, CustomerStore, SystemClock, UsageLedger};
 use billing::service::usage_reporting::{FailPoint, FailPoints};
-use billing::stripe::{
-    CheckoutSession, Customer, MeterEventOutcome, MeterEventSummary, NewCheckoutSession,
-    NewCustomer, NewMeterEvent, NewPortalSession, PortalSession, StripeApi, StripeError,
-    Subscription,
-};
+use billing::stripe::{StripeApi, Subscription};
 use billing::subscription::SubscriptionSnapshot;
 use billing::usage::{PeriodLedger, UsageRecord};
 use billing_adapters::dynamodb::DynamoStore;
 use billing_adapters::stripe_http::{RetryPolicy, StripeHttpClient};
 use billing_test_support::Requests;
+use billing_test_support::counting_stripe::CountingStripe;
 use lambda_runtime::{Context, LambdaEvent};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -43,72 +38,6 @@ pub const EVENT_NAME: &str = "leadmagnet_ai_usage";
 
 const STREAM_FIXTURE: &str = include_str!("../fixtures/dynamodb-stream-usage-records.json");
 const SCHEDULE_FIXTURE: &str = include_str!("../fixtures/eventbridge-scheduled-event.json");
-
-/// The Stripe client, counting meter-event calls per Stripe customer (every attempt the
-/// reporter makes, retries inside the HTTP client not counted).
-pub struct CountingStripe {
-    pub inner: StripeHttpClient,
-    pub meter_event_calls: Mutex<HashMap<String, usize>>,
-}
-
-#[async_trait::async_trait]
-impl StripeApi for CountingStripe {
-    async fn create_customer(&self, p: &NewCustomer, k: &str) -> Result<Customer, StripeError> {
-        self.inner.create_customer(p, k).await
-    }
-    async fn retrieve_customer(&self, id: &StripeCustomerId) -> Result<Customer, StripeError> {
-        self.inner.retrieve_customer(id).await
-    }
-    async fn create_checkout_session(
-        &self,
-        p: &NewCheckoutSession,
-        k: &str,
-    ) -> Result<CheckoutSession, StripeError> {
-        self.inner.create_checkout_session(p, k).await
-    }
-    async fn retrieve_checkout_session(
-        &self,
-        id: &CheckoutSessionId,
-    ) -> Result<CheckoutSession, StripeError> {
-        self.inner.retrieve_checkout_session(id).await
-    }
-    async fn create_portal_session(
-        &self,
-        p: &NewPortalSession,
-        k: &str,
-    ) -> Result<PortalSession, StripeError> {
-        self.inner.create_portal_session(p, k).await
-    }
-    async fn retrieve_subscription(
-        &self,
-        id: &StripeSubscriptionId,
-    ) -> Result<Subscription, StripeError> {
-        self.inner.retrieve_subscription(id).await
-    }
-    async fn create_meter_event(
-        &self,
-        e: &NewMeterEvent,
-    ) -> Result<MeterEventOutcome, StripeError> {
-        *self
-            .meter_event_calls
-            .lock()
-            .unwrap()
-            .entry(e.stripe_customer_id.to_string())
-            .or_default() += 1;
-        self.inner.create_meter_event(e).await
-    }
-    async fn list_meter_event_summaries(
-        &self,
-        meter_id: &str,
-        customer: &StripeCustomerId,
-        start: i64,
-        end: i64,
-    ) -> Result<Vec<MeterEventSummary>, StripeError> {
-        self.inner
-            .list_meter_event_summaries(meter_id, customer, start, end)
-            .await
-    }
-}
 
 /// The reporter's clock: the machine's, unless a test pins it (to follow a Stripe test clock).
 #[derive(Debug, Default)]
@@ -181,7 +110,7 @@ pub struct Subscribed {
 /// usage price (as `billing-admin setup` makes them for the mode), and the reporter's client.
 pub struct StandIn {
     pub sim: stripe_sim::Server,
-    pub stripe: CountingStripe,
+    pub stripe: CountingStripe<StripeHttpClient>,
     pub meter_id: String,
     pub base_price: String,
     pub usage_price: String,
@@ -229,10 +158,7 @@ impl StandIn {
             .unwrap();
         let mut stand_in = StandIn {
             sim,
-            stripe: CountingStripe {
-                inner,
-                meter_event_calls: Mutex::default(),
-            },
+            stripe: CountingStripe::new(inner),
             meter_id: String::new(),
             base_price: String::new(),
             usage_price: String::new(),
@@ -297,7 +223,7 @@ impl StandIn {
             .collect();
         let key = format!("test-{}", fastrand::u64(..));
         self.stripe
-            .inner
+            .inner()
             .post_form(path, &form, &key)
             .await
             .unwrap()
@@ -363,13 +289,8 @@ impl StandIn {
 
     /// The reporter's meter-event calls for `customer`.
     pub fn meter_event_calls(&self, customer: &StripeCustomerId) -> usize {
-        self.stripe
-            .meter_event_calls
-            .lock()
-            .unwrap()
-            .get(customer.as_str())
-            .copied()
-            .unwrap_or(0)
+        let calls = self.stripe.meter_events_by_customer();
+        usize::try_from(calls.get(customer).copied().unwrap_or(0)).unwrap()
     }
 }
 
@@ -687,7 +608,7 @@ impl World {
         let list = self
             .stand_in
             .stripe
-            .inner
+            .inner()
             .get_json("/v1/invoices", &query)
             .await
             .unwrap();
