@@ -77,6 +77,7 @@ contract_suite! {
         link_never_overwrites_another_stripe_customer,
         concurrent_links_of_two_stripe_customers_leave_exactly_one,
         a_customer_is_found_by_its_stripe_customer_id,
+        a_stripe_customer_linked_to_two_customers_is_an_error_not_a_pick,
         a_snapshot_for_an_unknown_customer_is_refused_and_creates_nothing,
         a_newer_snapshot_applies_and_an_older_or_equal_one_is_stale,
         a_stale_snapshot_with_another_period_changes_nothing,

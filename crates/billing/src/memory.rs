@@ -87,12 +87,14 @@ impl CustomerStore for MemoryStore {
         &self,
         stripe_customer_id: &StripeCustomerId,
     ) -> Result<Option<CustomerRecord>, StoreError> {
-        Ok(self
+        let linked: Vec<CustomerRecord> = self
             .lock()
             .customers
             .values()
-            .find(|c| c.stripe_customer_id.as_ref() == Some(stripe_customer_id))
-            .cloned())
+            .filter(|c| c.stripe_customer_id.as_ref() == Some(stripe_customer_id))
+            .cloned()
+            .collect();
+        crate::ports::the_one_linked("customers", stripe_customer_id, linked)
     }
 
     async fn link_stripe_customer(

@@ -36,6 +36,29 @@ pub enum StoreError {
     },
 }
 
+/// The one customer of `linked` (those found linked to `stripe_customer_id` in `table`): none,
+/// one, or [`StoreError::Corrupt`] naming them all when there are several.
+pub fn the_one_linked(
+    table: &str,
+    stripe_customer_id: &StripeCustomerId,
+    mut linked: Vec<CustomerRecord>,
+) -> Result<Option<CustomerRecord>, StoreError> {
+    if linked.len() > 1 {
+        let mut ids: Vec<String> = linked.iter().map(|c| c.customer_id.to_string()).collect();
+        ids.sort();
+        return Err(StoreError::Corrupt {
+            table: table.to_string(),
+            key: format!("stripe_customer_id = {stripe_customer_id}"),
+            reason: format!(
+                "one Stripe customer linked to {} customers ({}); fix the links by hand",
+                ids.len(),
+                ids.join(", ")
+            ),
+        });
+    }
+    Ok(linked.pop())
+}
+
 /// The current time, injectable for tests and the Stripe stand-in's test clocks.
 pub trait Clock: Send + Sync {
     /// Unix seconds now.
@@ -116,6 +139,9 @@ pub trait CustomerStore: Send + Sync {
     async fn get_customer(&self, id: &CustomerId) -> Result<Option<CustomerRecord>, StoreError>;
 
     /// Finds the customer linked to a Stripe customer, through the GSI (eventually consistent).
+    /// A Stripe customer linked to several customers (only a hand edit of the table can do that:
+    /// each customer's Stripe customer is created for it alone) is [`StoreError::Corrupt`],
+    /// never one of them picked at random: a webhook would bill or update the wrong customer.
     async fn find_by_stripe_customer(
         &self,
         stripe_customer_id: &StripeCustomerId,

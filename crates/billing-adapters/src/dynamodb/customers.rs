@@ -252,10 +252,12 @@ impl CustomerStore for DynamoStore {
             .send()
             .await
             .map_err(|e| errors::sdk(table, e))?;
-        out.items()
-            .first()
+        let linked = out
+            .items()
+            .iter()
             .map(|item| customer_from_item(table, item))
-            .transpose()
+            .collect::<Result<Vec<_>, _>>()?;
+        billing::ports::the_one_linked(table, stripe_customer_id, linked)
     }
 
     async fn link_stripe_customer(

@@ -1,7 +1,7 @@
 //! The `customers` contract: linking, lookup, snapshots and the period reset.
 
 use billing::ids::StripeSubscriptionId;
-use billing::ports::{LinkOutcome, SnapshotOutcome};
+use billing::ports::{LinkOutcome, SnapshotOutcome, StoreError};
 use billing::subscription::{SubscriptionSnapshot, SubscriptionStatus};
 use billing::usage::UsageApplication;
 
@@ -127,6 +127,35 @@ pub async fn a_customer_is_found_by_its_stripe_customer_id<S: Store>(store: &S) 
         store.find_by_stripe_customer(&scid("z")).await.unwrap(),
         None
     );
+}
+
+pub async fn a_stripe_customer_linked_to_two_customers_is_an_error_not_a_pick<S: Store>(store: &S) {
+    // GIVEN one Stripe customer linked to two customers (a hand edit of the table)
+    for c in ["twin1", "twin2"] {
+        store
+            .link_stripe_customer(&cid(c), &scid("twin"), NOW)
+            .await
+            .unwrap();
+    }
+    // WHEN it is looked up (eventually consistent: wait for the index)
+    let mut outcome = store.find_by_stripe_customer(&scid("twin")).await;
+    for _ in 0..50 {
+        if outcome.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        outcome = store.find_by_stripe_customer(&scid("twin")).await;
+    }
+    // THEN it is an error naming both customers, never one of them
+    match outcome {
+        Err(StoreError::Corrupt { reason, .. }) => {
+            assert!(
+                reason.contains("twin1") && reason.contains("twin2"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected a corrupt-link error, got {other:?}"),
+    }
 }
 
 pub async fn a_snapshot_for_an_unknown_customer_is_refused_and_creates_nothing<S: Store>(

@@ -439,6 +439,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_stripe_customer_linked_to_two_customers_updates_neither_and_is_retried() {
+        // GIVEN a Stripe customer linked to two customers (a hand edit of the table)
+        let w = World::new().await;
+        for c in ["twin-1", "twin-2"] {
+            w.store
+                .link_stripe_customer(&cid(c), &scid("cus_twin"), NOW)
+                .await
+                .unwrap();
+        }
+        let mut sub = subscription("sub_twin", "active");
+        sub["customer"] = json!("cus_twin");
+        w.stripe.put(sub.clone());
+        // WHEN its subscription's event arrives THEN Stripe is told to retry
+        let body = event("evt_twin", "customer.subscription.updated", sub);
+        assert_eq!(w.deliver(&body).await.status(), 500);
+        // AND neither customer got the subscription
+        for c in ["twin-1", "twin-2"] {
+            let stored = w.store.get_customer(&cid(c)).await.unwrap().unwrap();
+            assert!(stored.subscription.is_none(), "{c}");
+        }
+    }
+
+    #[tokio::test]
     async fn an_event_being_processed_elsewhere_is_answered_in_progress() {
         let w = World::new().await;
         let id = crate::ids::StripeEventId::parse("evt_7").unwrap();
