@@ -10,6 +10,8 @@
 pub mod access_log;
 pub mod counting_stripe;
 
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
+use aws_lambda_events::encodings::Body;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -121,4 +123,29 @@ pub async fn moto_store(tag: &str, test: &str, requests: Requests) -> Option<Dyn
         panic!("creating tables on {prefix}: {e:?}");
     }
     Some(DynamoStore::new(client, tables))
+}
+
+/// Drops the four tables of `store` (moto keeps every table in memory until it stops); errors are
+/// ignored, as a test's clean-up must not fail the test.
+pub async fn drop_tables(store: &DynamoStore) {
+    let t = store.tables();
+    for table in [
+        &t.customers,
+        &t.usage_records,
+        &t.webhook_events,
+        &t.billing_ledger,
+    ] {
+        let _ = store.client().delete_table().table_name(table).send().await;
+    }
+}
+
+/// An API Gateway (payload 2.0) response's status and JSON body; panics (failing the test) on
+/// a body that is not JSON text.
+pub fn apigw_answer(response: &ApiGatewayV2httpResponse) -> (i64, serde_json::Value) {
+    let body = match &response.body {
+        Some(Body::Text(text)) => serde_json::from_str(text)
+            .unwrap_or_else(|e| panic!("the body is not JSON ({e}): {text}")),
+        other => panic!("unexpected body {other:?}"),
+    };
+    (response.status_code, body)
 }

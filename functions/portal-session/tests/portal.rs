@@ -134,21 +134,7 @@ impl World {
     }
 
     async fn drop_tables(&self) {
-        let t = self.store.tables();
-        for table in [
-            &t.customers,
-            &t.usage_records,
-            &t.webhook_events,
-            &t.billing_ledger,
-        ] {
-            let _ = self
-                .store
-                .client()
-                .delete_table()
-                .table_name(table)
-                .send()
-                .await;
-        }
+        billing_test_support::drop_tables(&self.store).await;
     }
 }
 

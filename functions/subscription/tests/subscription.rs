@@ -8,7 +8,6 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use aws_lambda_events::encodings::Body;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use billing::config::TablesConfig;
 use billing::ids::{CustomerId, StripeCustomerId, StripeSubscriptionId, UsageId};
@@ -75,18 +74,6 @@ async fn store(test: &str) -> Option<DynamoStore> {
     let tables = tables(test);
     create_tables(&client, &tables).await.unwrap();
     Some(DynamoStore::new(client, tables))
-}
-
-async fn drop_tables(store: &DynamoStore) {
-    let t = store.tables();
-    for table in [
-        &t.customers,
-        &t.usage_records,
-        &t.webhook_events,
-        &t.billing_ledger,
-    ] {
-        let _ = store.client().delete_table().table_name(table).send().await;
-    }
 }
 
 fn usd(text: &str) -> Usd {
@@ -173,11 +160,7 @@ async fn call(store: &DynamoStore, now: i64, request: ApiGatewayV2httpRequest) -
 }
 
 fn answer(response: &ApiGatewayV2httpResponse) -> (i64, Value) {
-    let body = match &response.body {
-        Some(Body::Text(text)) => serde_json::from_str(text).unwrap(),
-        other => panic!("unexpected body {other:?}"),
-    };
-    (response.status_code, body)
+    billing_test_support::apigw_answer(response)
 }
 
 fn this_period() -> BillingPeriod {
@@ -221,7 +204,7 @@ async fn an_active_customer_sees_status_period_and_usage_with_the_invoice_estima
                "overage_usd": "6.00", "percent_of_allowance_used": 160,
                "estimated_next_invoice_usd": "35.00"})
     );
-    drop_tables(&store).await;
+    billing_test_support::drop_tables(&store).await;
 }
 
 #[tokio::test]
@@ -238,7 +221,7 @@ async fn a_caller_without_a_customer_record_gets_a_no_subscription_answer() {
     assert_eq!(body["can_use_paid_features"], json!(false));
     assert_eq!(body["usage"], Value::Null);
     assert_eq!(body["plan"]["base_price_usd"], json!("29.00"));
-    drop_tables(&store).await;
+    billing_test_support::drop_tables(&store).await;
 }
 
 #[tokio::test]
@@ -264,7 +247,7 @@ async fn missing_or_blank_identity_claims_are_a_401() {
         let (status, body) = call(&store, NOW, request).await;
         assert_eq!((status, body), (401, json!({"error": "unauthorized"})));
     }
-    drop_tables(&store).await;
+    billing_test_support::drop_tables(&store).await;
 }
 
 #[tokio::test]
@@ -305,7 +288,7 @@ async fn a_user_never_reads_another_customers_data_whatever_the_request_says() {
     let (_, body) = call(&store, NOW, request(Some(json!({"sub": "tenant-b"})))).await;
     assert_eq!(body["status"], json!("past_due"));
     assert_eq!(body["usage"]["billed_usd"], json!("2.00"));
-    drop_tables(&store).await;
+    billing_test_support::drop_tables(&store).await;
 }
 
 #[tokio::test]
@@ -335,7 +318,7 @@ async fn the_customer_id_claim_wins_over_sub() {
     let (_, body) = call(&store, NOW, request(Some(claims))).await;
     assert_eq!(body["status"], json!("active"));
     assert_eq!(body["usage"]["billed_usd"], json!("3.00"));
-    drop_tables(&store).await;
+    billing_test_support::drop_tables(&store).await;
 }
 
 #[tokio::test]
@@ -365,7 +348,7 @@ async fn a_past_due_customer_keeps_access_for_the_grace_and_is_asked_to_pay() {
     let (_, body) = call(&store, NOW + 6 * DAY, ask()).await;
     assert_eq!(body["can_use_paid_features"], json!(false));
     assert_eq!(body["payment_needs_attention"], json!(true));
-    drop_tables(&store).await;
+    billing_test_support::drop_tables(&store).await;
 }
 
 #[tokio::test]

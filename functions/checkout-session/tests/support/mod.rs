@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use aws_lambda_events::encodings::Body;
 use billing::config::{CheckoutConfig, PricesConfig};
 use billing::ids::CustomerId;
 use billing::ports::{CustomerStore, SystemClock};
@@ -293,21 +292,7 @@ impl World {
         if let Some(front) = &self.front {
             front.abort();
         }
-        let t = self.store.tables();
-        for table in [
-            &t.customers,
-            &t.usage_records,
-            &t.webhook_events,
-            &t.billing_ledger,
-        ] {
-            let _ = self
-                .store
-                .client()
-                .delete_table()
-                .table_name(table)
-                .send()
-                .await;
-        }
+        billing_test_support::drop_tables(&self.store).await;
     }
 }
 
@@ -424,11 +409,7 @@ pub fn lambda_event(request: ApiGatewayV2httpRequest) -> LambdaEvent<ApiGatewayV
 
 /// The response's status and JSON body.
 pub fn answer(response: &ApiGatewayV2httpResponse) -> (i64, Value) {
-    let body = match &response.body {
-        Some(Body::Text(text)) => serde_json::from_str(text).unwrap(),
-        other => panic!("unexpected body {other:?}"),
-    };
-    (response.status_code, body)
+    billing_test_support::apigw_answer(response)
 }
 
 /// A DynamoDB store on moto with fresh tables, or `None` (after saying why) when moto is not

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::time::Duration;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use aws_lambda_events::encodings::Body;
 use base64::Engine as _;
 use billing::ids::{CustomerId, StripeCustomerId};
 use billing::ports::{Clock, CustomerStore};
@@ -211,21 +210,7 @@ impl World {
 
     /// Drops the tables of a passed test (moto keeps everything in memory).
     pub async fn drop_tables(&self) {
-        let tables = self.store.tables();
-        for table in [
-            &tables.customers,
-            &tables.usage_records,
-            &tables.webhook_events,
-            &tables.billing_ledger,
-        ] {
-            let _ = self
-                .store
-                .client()
-                .delete_table()
-                .table_name(table)
-                .send()
-                .await;
-        }
+        billing_test_support::drop_tables(&self.store).await;
     }
 }
 
@@ -284,11 +269,7 @@ pub fn lambda_event(
 
 /// The response's status and JSON body.
 pub fn answer(response: &ApiGatewayV2httpResponse) -> (i64, Value) {
-    let body = match &response.body {
-        Some(Body::Text(text)) => serde_json::from_str(text).unwrap(),
-        other => panic!("unexpected body {other:?}"),
-    };
-    (response.status_code, body)
+    billing_test_support::apigw_answer(response)
 }
 
 /// A DynamoDB store on moto with fresh tables, or `None` (after saying why) when moto is not

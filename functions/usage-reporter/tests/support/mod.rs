@@ -635,21 +635,7 @@ impl World {
 
     /// Drops the tables of a passed test (moto keeps everything in memory).
     pub async fn drop_tables(&self) {
-        let tables = self.store.tables();
-        for table in [
-            &tables.customers,
-            &tables.usage_records,
-            &tables.webhook_events,
-            &tables.billing_ledger,
-        ] {
-            let _ = self
-                .store
-                .client()
-                .delete_table()
-                .table_name(table)
-                .send()
-                .await;
-        }
+        billing_test_support::drop_tables(&self.store).await;
     }
 }
 
