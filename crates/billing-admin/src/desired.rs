@@ -11,14 +11,8 @@ use billing::stripe::params::FormFields;
 /// Metadata key/value that tags the objects `setup` creates.
 pub const MANAGED_BY: (&str, &str) = ("managed_by", "leadmagnet-billing-admin");
 
-/// The five events the webhook function handles.
-pub const WEBHOOK_EVENTS: [&str; 5] = [
-    "checkout.session.completed",
-    "customer.subscription.updated",
-    "customer.subscription.deleted",
-    "invoice.paid",
-    "invoice.payment_failed",
-];
+/// The events the webhook endpoint is subscribed to: exactly those the webhook function acts on.
+pub use billing::webhook::HANDLED_TYPES as WEBHOOK_EVENTS;
 
 /// Everything `setup` creates and `doctor` checks.
 #[derive(Debug, Clone, PartialEq, Eq)]

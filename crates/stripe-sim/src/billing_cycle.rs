@@ -88,9 +88,9 @@ enum Due {
 /// account's size, not their product): only subscriptions with something already due on their
 /// customer's clock are then run.
 pub fn catch_up(state: &mut State) {
-    expire_checkout_sessions(state);
     let account_now = state.now();
     let latest_now = state.latest_now(account_now);
+    expire_checkout_sessions(state, account_now, latest_now);
     let mut earliest_invoice_due: HashMap<&str, i64> = HashMap::new();
     for (_, invoice) in state.invoices.newest_first() {
         if let Some((at, _)) = invoice_due(invoice) {
@@ -616,9 +616,9 @@ fn end_with_final_invoice(
     after
 }
 
-fn expire_checkout_sessions(state: &mut State) {
-    let account_now = state.now();
-    let latest_now = state.latest_now(account_now);
+/// Expires the open sessions past `expires_at` on their customer's clock (`account_now`,
+/// `latest_now`: as [`catch_up`] read them).
+fn expire_checkout_sessions(state: &mut State, account_now: i64, latest_now: i64) {
     let due: Vec<(String, i64)> = state
         .checkout_sessions
         .newest_first()

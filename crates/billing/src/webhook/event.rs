@@ -137,6 +137,22 @@ struct Data<O> {
     object: O,
 }
 
+impl<O> Envelope<O> {
+    /// The event read so far ([`BillingEvent::Unhandled`] until its object is typed), and the
+    /// object.
+    fn into_parts(self) -> (StripeEvent, O) {
+        let event = StripeEvent {
+            id: self.id,
+            event_type: self.event_type,
+            created: self.created,
+            api_version: self.api_version,
+            livemode: self.livemode,
+            kind: BillingEvent::Unhandled,
+        };
+        (event, self.data.object)
+    }
+}
+
 /// The top-level fields of any handled object that name a customer or a subscription; the
 /// others are skipped without being built.
 #[derive(Deserialize)]
@@ -305,22 +321,15 @@ impl StripeEvent {
     pub fn parse(body: &[u8]) -> Result<Self, EventParseError> {
         match serde_json::from_slice::<Envelope<ObjectIds>>(body) {
             Ok(envelope) => {
-                let Data { object } = envelope.data;
-                let kind = object.into_kind(&envelope.event_type).map_err(|source| {
+                let (mut event, object) = envelope.into_parts();
+                event.kind = object.into_kind(&event.event_type).map_err(|source| {
                     EventParseError::Object {
-                        event_type: envelope.event_type.clone(),
-                        event_id: envelope.id.to_string(),
+                        event_type: event.event_type.clone(),
+                        event_id: event.id.to_string(),
                         source,
                     }
                 })?;
-                Ok(StripeEvent {
-                    id: envelope.id,
-                    event_type: envelope.event_type,
-                    created: envelope.created,
-                    api_version: envelope.api_version,
-                    livemode: envelope.livemode,
-                    kind,
-                })
+                Ok(event)
             }
             Err(source) => Self::parse_envelope_only(body, source),
         }
@@ -334,20 +343,49 @@ impl StripeEvent {
     ) -> Result<Self, EventParseError> {
         let envelope: Envelope<IgnoredAny> =
             serde_json::from_slice(body).map_err(EventParseError::Envelope)?;
-        if !HANDLED_TYPES.contains(&envelope.event_type.as_str()) {
-            return Ok(StripeEvent {
-                id: envelope.id,
-                event_type: envelope.event_type,
-                created: envelope.created,
-                api_version: envelope.api_version,
-                livemode: envelope.livemode,
-                kind: BillingEvent::Unhandled,
-            });
+        let (event, _) = envelope.into_parts();
+        if !HANDLED_TYPES.contains(&event.event_type.as_str()) {
+            return Ok(event);
         }
         Err(EventParseError::Object {
-            event_id: envelope.id.to_string(),
-            event_type: envelope.event_type,
+            event_id: event.id.to_string(),
+            event_type: event.event_type,
             source: first_error,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn ids() -> ObjectIds {
+        serde_json::from_str(
+            r#"{"id": "sub_1", "customer": "cus_1", "subscription": "sub_1",
+                "client_reference_id": "tenant-1"}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_handled_types_are_exactly_those_given_a_typed_kind() {
+        // The list the fallback (and the webhook endpoint's subscription) uses and the match
+        // that types an event must agree.
+        for event_type in HANDLED_TYPES {
+            let mut object = ids();
+            if event_type.starts_with("checkout") {
+                object.id = Some("cs_test_1".into());
+            }
+            let kind = object.into_kind(event_type).unwrap();
+            assert_ne!(kind, BillingEvent::Unhandled, "{event_type}");
+        }
+        for other in [
+            "customer.subscription.created",
+            "invoice.created",
+            "plan.created",
+        ] {
+            assert_eq!(ids().into_kind(other).unwrap(), BillingEvent::Unhandled);
+        }
     }
 }
